@@ -1,0 +1,88 @@
+"""The evaluation context: one event, its state, the time, and memoised detector values."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from aupguard.engine.decision import Evidence
+from aupguard.engine.events import AnyEvent
+from aupguard.engine.normalise import OffsetText, normalise, normalise_with_offsets, skeleton
+from aupguard.engine.state import State
+
+if TYPE_CHECKING:
+    from aupguard.engine.compiler import CompiledPack
+
+__all__ = ["Context"]
+
+
+class Context:
+    """Everything a detector may read while one event is evaluated.
+
+    `text` and `skeleton` are the normalised views of the event's text, and
+    `lexicons` what the pack's lexicon set found in them (lexicon name -> number
+    of distinct terms). Detector values are computed on first use and memoised;
+    evidence a detector finds is kept under its name for the rules that cite it.
+    """
+
+    __slots__ = (
+        "_offsets",
+        "evidence",
+        "event",
+        "lexicons",
+        "memo",
+        "now",
+        "pack",
+        "raw",
+        "skeleton",
+        "state",
+        "text",
+    )
+
+    def __init__(
+        self, pack: CompiledPack, event: AnyEvent, state: State, now: datetime, raw: str
+    ) -> None:
+        self.pack = pack
+        self.event = event
+        self.state = state
+        self.now = now
+        self.raw = raw
+        text = normalise(raw) if raw else ""
+        skel = skeleton(text)
+        self.text = text
+        self.skeleton = skel
+        self.lexicons: Mapping[str, int] = pack.lexicons.scan(
+            text if skel is text else f"{text}\n{skel}"
+        )
+        self.memo: dict[str, Any] = {}
+        self.evidence: dict[str, list[Evidence]] = {}
+        self._offsets: OffsetText | None = None
+
+    def get(self, name: str) -> Any:
+        """The value of detector `name` for this event (computed once)."""
+        try:
+            return self.memo[name]
+        except KeyError:
+            pass
+        spec = self.pack.detectors[name]
+        if spec.gate is not None and spec.gate_lexicon not in self.lexicons:
+            value = spec.default
+        else:
+            value = spec.fn(self)
+        self.memo[name] = value
+        return value
+
+    def data(self, name: str) -> Any:
+        """The prepared dataset `name` of the pack."""
+        return self.pack.data[name]
+
+    def add_evidence(self, source: str, item: Evidence) -> None:
+        self.evidence.setdefault(source, []).append(item)
+
+    @property
+    def offsets(self) -> OffsetText:
+        """The text view with raw offsets (computed on demand, for evidence)."""
+        if self._offsets is None:
+            self._offsets = normalise_with_offsets(self.raw)
+        return self._offsets

@@ -1,0 +1,172 @@
+"""Keyword and phrase lists compiled into one RE2 set.
+
+Every term of every lexicon in a pack, and the gate pattern of every gated
+detector, becomes one pattern of a single `re2.Set`: a message is scanned once,
+in linear time, whatever the number of terms. Only when something matched are
+the individual patterns run again, to find the spans that go into evidence.
+
+Terms are written plainly (``cocaine``, ``pay the fee``) and compiled into
+patterns that also accept the usual disguises: leetspeak digits and symbols
+(``c0ca1ne``, ``$ex``), letters split by one space or punctuation mark
+(``c o c a i n e``, ``v.i.a.g.r.a``; words of four letters or more), and
+words joined by ``-``, ``_`` or ``.`` instead of a space. Homoglyphs and
+invisible characters are already gone from the text view (see `normalise`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import re2
+
+from aupguard.engine.normalise import normalise
+from aupguard.engine.re2util import PatternError, compile_pattern, compile_set
+
+__all__ = ["LexiconSet", "LexiconSource", "Span", "term_pattern"]
+
+_LEET = {
+    "a": "a4@",
+    "b": "b8",
+    "e": "e3",
+    "g": "g9",
+    "i": "i1!|",
+    "l": "l1|",
+    "o": "o0",
+    "s": "s5$",
+    "t": "t7+",
+}
+_SPLIT = r"[ .\-_*~+'/|]?"
+"""What may stand between two letters of a disguised word (at most one character)."""
+_WORD_GAP = r"[ \-_.]"
+_EDGE_LEFT = r"(?:^|[^a-z0-9])"
+_EDGE_RIGHT = r"(?:$|[^a-z0-9])"
+_SPLIT_MIN_LETTERS = 4
+
+
+def _char_class(ch: str) -> str:
+    alternatives = _LEET.get(ch)
+    if alternatives is None:
+        return str(re2.escape(ch))
+    return "[" + "".join(c if c.isalnum() else "\\" + c for c in alternatives) + "]"
+
+
+def _word_pattern(word: str, evasion: bool) -> str:
+    if not evasion:
+        return str(re2.escape(word))
+    parts = [_char_class(c) for c in word]
+    letters = sum(c.isalpha() for c in word)
+    joiner = _SPLIT if letters >= _SPLIT_MIN_LETTERS and word.isalpha() else ""
+    return joiner.join(parts)
+
+
+def term_pattern(term: str, *, evasion: bool = True) -> str:
+    """The RE2 pattern (with one capture group around the term) for a lexicon term."""
+    text = normalise(term)
+    if not text:
+        raise PatternError("the term is empty once normalised")
+    body = _WORD_GAP.join(_word_pattern(w, evasion) for w in text.split(" "))
+    left = _EDGE_LEFT if text[0].isalnum() else ""
+    right = _EDGE_RIGHT if text[-1].isalnum() else ""
+    return f"{left}({body}){right}"
+
+
+@dataclass(frozen=True, slots=True)
+class LexiconSource:
+    """One lexicon as the pack gives it."""
+
+    name: str
+    terms: tuple[str, ...] = ()
+    patterns: tuple[str, ...] = ()
+    sensitive: bool = False
+    evasion: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class Span:
+    """Where a lexicon matched in a view: [start, end) and the term or pattern."""
+
+    start: int
+    end: int
+    label: str
+
+
+@dataclass(frozen=True, slots=True)
+class _Entry:
+    lexicon: str
+    label: str
+    pattern: str
+
+
+class LexiconSet:
+    """All lexicons of a pack (and detector gates) behind one RE2 set."""
+
+    def __init__(self, sources: Iterable[LexiconSource]) -> None:
+        entries: list[_Entry] = []
+        self.sensitive: frozenset[str]
+        sensitive: set[str] = set()
+        names: list[str] = []
+        for source in sources:
+            names.append(source.name)
+            if source.sensitive:
+                sensitive.add(source.name)
+            for term in source.terms:
+                entries.append(_Entry(source.name, term, term_pattern(term, evasion=source.evasion)))
+            entries.extend(_Entry(source.name, p, p) for p in source.patterns)
+        self.names: tuple[str, ...] = tuple(names)
+        self.sensitive = frozenset(sensitive)
+        self._entries = tuple(entries)
+        self._owner = tuple(e.lexicon for e in entries)
+        self._set = compile_set(e.pattern for e in entries) if entries else None
+        self._compiled: dict[int, Any] = {}
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def scan(self, haystack: str) -> Mapping[str, int]:
+        """Which lexicons matched `haystack`, with how many distinct entries each."""
+        if self._set is None or not haystack:
+            return _NONE
+        found = self._set.Match(haystack)
+        if not found:
+            return _NONE
+        counts: dict[str, int] = {}
+        owner = self._owner
+        for i in found:
+            name = owner[i]
+            counts[name] = counts.get(name, 0) + 1
+        return counts
+
+    def spans(self, name: str, view: str) -> list[Span]:
+        """Every match of lexicon `name` in `view` (slow path: evidence only)."""
+        out: list[Span] = []
+        for i, entry in enumerate(self._entries):
+            if entry.lexicon != name:
+                continue
+            pattern = self._compiled.get(i)
+            if pattern is None:
+                pattern = compile_pattern(entry.pattern)
+                self._compiled[i] = pattern
+            for match in pattern.finditer(view):
+                group = 1 if match.re.groups >= 1 and match.group(1) is not None else 0
+                start, end = match.span(group)
+                out.append(Span(start, end, entry.label))
+        out.sort(key=lambda s: (s.start, -s.end))
+        return out
+
+    def self_check(self) -> list[str]:
+        """Terms the compiled set fails to find in their own text (should be none)."""
+        if self._set is None:
+            return []
+        missing = []
+        for i, entry in enumerate(self._entries):
+            if entry.pattern == entry.label:
+                continue  # a raw pattern has no text of its own to test against
+            found = self._set.Match(normalise(entry.label)) or ()
+            if i not in found:
+                missing.append(f"{entry.lexicon}: {entry.label!r}")
+        return missing
+
+
+_NONE: Mapping[str, int] = {}
