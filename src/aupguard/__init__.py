@@ -1,9 +1,9 @@
 """aupguard: acceptable-use-policy enforcement for communications platforms.
 
-    from aupguard import Engine, OutboundMessage
-    engine = Engine.from_pack()
-    decision = engine.screen(OutboundMessage(sender="+12025550143", to="+14155550123",
-                                             body="see you at 7"))
+from aupguard import Engine, OutboundMessage
+engine = Engine.from_pack()
+decision = engine.screen(OutboundMessage(sender="+12025550143", to="+14155550123",
+                                         body="see you at 7"))
 """
 
 from aupguard.engine.decision import Decision, Evidence, RuleHit, Verdict

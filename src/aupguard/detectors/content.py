@@ -8,49 +8,64 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, RootModel
 
-from aupguard.detectors.urls import registrable_domain
+from aupguard.detectors.urls import URL_GATE, registrable_domain
 from aupguard.engine.context import Context
 from aupguard.engine.decision import Evidence
 from aupguard.engine.events import OutboundMessage
 from aupguard.engine.lexicon import term_pattern
-from aupguard.engine.normalise import is_invisible, normalise
+from aupguard.engine.normalise import invisible_count, normalise
 from aupguard.engine.re2util import compile_pattern, compile_set
 from aupguard.engine.registry import ValueType, dataset, detector
 
 __all__ = ["Brand", "BrandIndex", "Brands"]
 
-_LEET_TOKEN = compile_pattern(r"\b[a-z]+[0-9@$!|]+[a-z]+[a-z0-9@$!|]*\b")
-_SPLIT_LETTERS = compile_pattern(r"\b[a-z](?:[ .\-_*~+][a-z]){3,}\b")
 _SENDER_PREFIX = compile_pattern(r"^[\pL\pN][\pL\pN &'.\-]{1,39}:")
 
 
-def _tricks(ctx: Context) -> list[str]:
-    found = []
-    raw = ctx.raw
-    if not raw.isascii():
-        if any(is_invisible(ch) for ch in raw):
-            found.append("invisible characters")
-        if ctx.skeleton != ctx.text:
-            mixed = [
-                tok
-                for tok, skel in zip(ctx.text.split(" "), ctx.skeleton.split(" "), strict=False)
-                if tok != skel and any(c.isascii() and c.isalpha() for c in tok)
-            ]
-            found.append("mixed-script words" if mixed else "lookalike letters")
-    if _LEET_TOKEN.search(ctx.text) is not None:
-        found.append("letters written as digits or symbols")
-    if _SPLIT_LETTERS.search(ctx.text) is not None:
-        found.append("letters split by spaces or punctuation")
+def _disguises(ctx: Context) -> dict[str, tuple[str, int, int]]:
+    """Lexicon -> (trick, raw start, raw end) for matches that only a disguise explains."""
+    lexicons = ctx.pack.lexicons
+    plain_hits = set()
+    if not invisible_count(ctx.raw):  # with invisible characters, the text view hides them
+        plain_hits = {
+            lexicons.owner(i)
+            for i in ctx.entries
+            if (term := lexicons.plain(i)) is not None and term in ctx.text
+        }
+    found: dict[str, tuple[str, int, int]] = {}
+    for name in ctx.lexicons:
+        if name in plain_hits or name.startswith("gate:"):
+            continue  # the word is there as written: nothing was hidden
+        spans, in_skeleton = ctx.spans(name)
+        for span in spans:
+            if lexicons.plain(span.entry) is None:
+                continue
+            a, b = ctx.offsets.source_span(span.start, span.end)
+            if in_skeleton:
+                found[name] = ("lookalike letters", a, b)
+            elif invisible_count(ctx.raw[a:b]):
+                found[name] = ("invisible characters", a, b)
+            else:
+                found[name] = ("letters replaced or split", a, b)
+            break
     return found
 
 
-@detector("text.obfuscation", output=ValueType.NUMBER, cost=3, score=True)
-def obfuscation(ctx: Context) -> float:
-    """How many distinct evasion tricks the text uses (homoglyphs, invisible, leet, splitting)."""
-    tricks = _tricks(ctx)
-    if tricks:
-        ctx.add_evidence("text.obfuscation", Evidence("text.obfuscation", "; ".join(tricks), "body"))
-    return float(len(tricks))
+@detector("lexicon.disguised", output=ValueType.LABELS, cost=3)
+def disguised(ctx: Context) -> frozenset[str]:
+    """Lexicons that matched only through a disguise: lookalikes, invisible characters,
+    leetspeak or split letters. Normalisation catches the word; this tells it was hidden."""
+    if not ctx.entries:
+        return frozenset()
+    found = _disguises(ctx)
+    for name, (trick, start, end) in found.items():
+        ctx.add_evidence(
+            "lexicon.disguised",
+            Evidence(
+                "lexicon.disguised", f"{name}: {trick}", "body", start, end, ctx.raw[start:end]
+            ),
+        )
+    return frozenset(found)
 
 
 @detector("sender.identified", output=ValueType.BOOL, cost=1)
@@ -123,7 +138,7 @@ def brands_mentioned(ctx: Context) -> frozenset[str]:
     return index.mentioned(text)
 
 
-@detector("brands.link_mismatch", output=ValueType.LABELS, cost=3)
+@detector("brands.link_mismatch", output=ValueType.LABELS, cost=3, gate=URL_GATE)
 def brand_link_mismatch(ctx: Context) -> frozenset[str]:
     """Brands named in the text while every link goes to a domain that is not theirs."""
     links: frozenset[str] = ctx.get("urls.domains")

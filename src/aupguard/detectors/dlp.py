@@ -36,9 +36,10 @@ def card_numbers(raw: str) -> list[tuple[int, int, str]]:
     for match in _CANDIDATE.finditer(raw):
         start, end = match.span(1)
         digits = "".join(ch for ch in match.group(1) if ch.isdigit())
-        if 13 <= len(digits) <= 19 and digits.startswith(_ISSUER_PREFIXES) and luhn_ok(digits):
-            if len(set(digits)) > 1:  # a run of one repeated digit is filler, not a card
-                found.append((start, end, digits))
+        plausible = 13 <= len(digits) <= 19 and digits.startswith(_ISSUER_PREFIXES)
+        # a run of one repeated digit is filler, not a card
+        if plausible and len(set(digits)) > 1 and luhn_ok(digits):
+            found.append((start, end, digits))
     return found
 
 
@@ -51,6 +52,13 @@ def card_number(ctx: Context) -> bool:
 @explainer("dlp.card_number")
 def explain_cards(ctx: Context) -> list[Evidence]:
     return [
-        Evidence("dlp.card_number", "payment card", "body", s, e, f"card ending {d[-4:]} ({len(d)} digits)")
+        Evidence(
+            "dlp.card_number",
+            "payment card",
+            "body",
+            s,
+            e,
+            f"card ending {d[-4:]} ({len(d)} digits)",
+        )
         for s, e, d in card_numbers(ctx.raw)[:5]
     ]

@@ -98,6 +98,8 @@ def emergency_destination(ctx: Context) -> bool:
     where = region.upper() if region else ",".join(sorted(regions)[:6])
     ctx.add_evidence(
         "numbers.emergency_destination",
-        Evidence("numbers.emergency_destination", f"{digits} is an emergency number in {where}", "to"),
+        Evidence(
+            "numbers.emergency_destination", f"{digits} is an emergency number in {where}", "to"
+        ),
     )
     return True

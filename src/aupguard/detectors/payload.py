@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from aupguard.engine.context import Context
 from aupguard.engine.decision import Evidence
-from aupguard.engine.normalise import is_invisible
+from aupguard.engine.normalise import invisible_count
 from aupguard.engine.re2util import compile_pattern
 from aupguard.engine.registry import ValueType, detector
 
@@ -21,7 +21,7 @@ def _controls(raw: str) -> list[int]:
     return [
         i
         for i, ch in enumerate(raw)
-        if (ord(ch) < 32 or 0x7F <= ord(ch) < 0xA0) and ch not in _ALLOWED_CONTROLS
+        if ((ord(ch) < 32 or 0x7F <= ord(ch) < 0xA0) and ch not in _ALLOWED_CONTROLS)
         or ch in _BIDI_OVERRIDES
     ]
 
@@ -47,10 +47,7 @@ def control_chars(ctx: Context) -> float:
 @detector("payload.invisible_chars", output=ValueType.NUMBER, cost=1)
 def invisible_chars(ctx: Context) -> float:
     """Invisible characters (zero-width, fillers) in the raw text: a spacing-trick signal."""
-    raw = ctx.raw
-    if raw.isascii():
-        return 0.0
-    return float(sum(1 for ch in raw if is_invisible(ch)))
+    return float(invisible_count(ctx.raw))
 
 
 @detector(
@@ -67,7 +64,14 @@ def binary_pdu(ctx: Context) -> bool:
             start, end = match.span()
             ctx.add_evidence(
                 "payload.binary_pdu",
-                Evidence("payload.binary_pdu", f"{len(run) // 2} bytes of hex", "body", start, end, run[:16] + "..."),
+                Evidence(
+                    "payload.binary_pdu",
+                    f"{len(run) // 2} bytes of hex",
+                    "body",
+                    start,
+                    end,
+                    run[:16] + "...",
+                ),
             )
             return True
     return False

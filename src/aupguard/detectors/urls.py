@@ -15,19 +15,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
 
 import tldextract
 
 from aupguard.engine.context import Context
 from aupguard.engine.decision import Evidence
 from aupguard.engine.normalise import OffsetText
-from aupguard.engine.re2util import compile_pattern
+from aupguard.engine.re2util import Match, Utf8Text, compile_pattern, find_all, sub
 from aupguard.engine.registry import ValueType, detector, explainer
 
-__all__ = ["Link", "deobfuscate", "find_links", "registrable_domain"]
+__all__ = ["URL_GATE", "Link", "deobfuscate", "find_links", "registrable_domain"]
 
-_GATE = (
+URL_GATE = (
     r"https?:|hxxps?:|www\.|[a-z0-9-]\.[a-z]{2,}|[\[\(\{](?:\.|dot)[\]\)\}]|[a-z0-9] dot [a-z]{2,}"
 )
 _HXXP = compile_pattern(r"h(?:xx|\*\*|__)p(s?):")
@@ -41,9 +40,63 @@ _LINK = compile_pattern(
     r"(/[^\s]*)?"
 )
 _COMMON_SUFFIXES = frozenset(
-    "com net org info biz io co me ly gl top xyz site online club shop app link live click "
-    "ru cn uk de fr in us ca au tk ml ga cf gq pw cc icu vip buzz store tech website space "
-    "fun icu rest work support help services page sbs cfd cyou bond".split()
+    [
+        "com",
+        "net",
+        "org",
+        "info",
+        "biz",
+        "io",
+        "co",
+        "me",
+        "ly",
+        "gl",
+        "top",
+        "xyz",
+        "site",
+        "online",
+        "club",
+        "shop",
+        "app",
+        "link",
+        "live",
+        "click",
+        "ru",
+        "cn",
+        "uk",
+        "de",
+        "fr",
+        "in",
+        "us",
+        "ca",
+        "au",
+        "tk",
+        "ml",
+        "ga",
+        "cf",
+        "gq",
+        "pw",
+        "cc",
+        "icu",
+        "vip",
+        "buzz",
+        "store",
+        "tech",
+        "website",
+        "space",
+        "fun",
+        "icu",
+        "rest",
+        "work",
+        "support",
+        "help",
+        "services",
+        "page",
+        "sbs",
+        "cfd",
+        "cyou",
+        "bond",
+    ]
 )
 _EXTRACT = tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None)
 
@@ -62,6 +115,8 @@ class Link:
 @lru_cache(maxsize=8192)
 def _split_host(host: str) -> tuple[str, str]:
     """(registrable domain, public suffix) of a host; ('', '') when it has no known suffix."""
+    if len(host) > 253 or any(len(label) > 63 for label in host.split(".")):
+        return "", ""  # not a DNS name
     try:
         ascii_host = host.encode("idna").decode("ascii") if not host.isascii() else host
     except UnicodeError:
@@ -80,19 +135,19 @@ def registrable_domain(host: str) -> str:
     return _split_host(host.lower().rstrip("."))[0]
 
 
-def _hxxp(match: Any) -> str:
+def _hxxp(match: Match) -> str:
     return f"http{match.group(1)}:"
 
 
-def _dot(match: Any) -> str:
+def _dot(match: Match) -> str:
     return "."
 
 
-def _word_dot(match: Any) -> str:
-    host, suffix = match.group(1), match.group(2)
+def _word_dot(match: Match) -> str:
+    host, suffix = match.group(1) or "", match.group(2) or ""
     if _split_host(f"example.{suffix}")[1] == suffix:
         return f"{host}.{suffix}"
-    return str(match.group(0))
+    return match.group(0) or ""
 
 
 _STEPS = (
@@ -107,7 +162,7 @@ def deobfuscate(text: str) -> tuple[str, bool]:
     changed = False
     for guards, pattern, repl in _STEPS:
         if any(g in text for g in guards):
-            new = pattern.sub(repl, text)
+            new = sub(pattern, text, repl)
             changed = changed or new != text
             text = new
     return text, changed
@@ -123,8 +178,8 @@ def _deobfuscate_offsets(text: OffsetText) -> OffsetText:
 def find_links(text: str) -> list[Link]:
     """The links in a (normalised, de-obfuscated) text."""
     links = []
-    for match in _LINK.finditer(text):
-        scheme, host, _, path = match.group(1), match.group(2), match.group(3), match.group(4)
+    for match in find_all(_LINK, Utf8Text(text)):
+        scheme, host, path = match.group(1), match.group(2) or "", match.group(4)
         ip_host = host.replace(".", "").isdigit()
         if ip_host:
             if not scheme and not path:
@@ -138,39 +193,39 @@ def find_links(text: str) -> list[Link]:
             if bare and suffix.rsplit(".", 1)[-1] not in _COMMON_SUFFIXES:
                 continue
         start, end = match.span()
-        links.append(Link(match.group(0), host, domain, bool(scheme), ip_host, start, end))
+        links.append(Link(match.group(0) or "", host, domain, bool(scheme), ip_host, start, end))
     return links
 
 
 def _links(ctx: Context) -> tuple[list[Link], bool]:
-    cached = ctx.memo.get("urls._links")
+    cached: tuple[list[Link], bool] | None = ctx.memo.get("urls._links")
     if cached is None:
         text, obfuscated = deobfuscate(ctx.text)
         cached = (find_links(text), obfuscated)
         ctx.memo["urls._links"] = cached
-    return cached  # type: ignore[no-any-return]
+    return cached
 
 
-@detector("urls.count", output=ValueType.NUMBER, cost=2, gate=_GATE)
+@detector("urls.count", output=ValueType.NUMBER, cost=2, gate=URL_GATE)
 def count(ctx: Context) -> float:
     """Number of links in the text."""
     return float(len(_links(ctx)[0]))
 
 
-@detector("urls.domains", output=ValueType.LABELS, cost=2, gate=_GATE)
+@detector("urls.domains", output=ValueType.LABELS, cost=2, gate=URL_GATE)
 def domains(ctx: Context) -> frozenset[str]:
     """Registrable domains of the links (IP addresses as they are)."""
     return frozenset(link.domain for link in _links(ctx)[0])
 
 
-@detector("urls.obfuscated", output=ValueType.BOOL, cost=2, gate=_GATE)
+@detector("urls.obfuscated", output=ValueType.BOOL, cost=2, gate=URL_GATE)
 def obfuscated(ctx: Context) -> bool:
     """A link was written defanged (hxxp, [.], dot) so that filters would miss it."""
     links, was_obfuscated = _links(ctx)
     return was_obfuscated and bool(links)
 
 
-@detector("urls.ip_host", output=ValueType.BOOL, cost=2, gate=_GATE)
+@detector("urls.ip_host", output=ValueType.BOOL, cost=2, gate=URL_GATE)
 def ip_host(ctx: Context) -> bool:
     """A link points at a bare IP address instead of a domain."""
     return any(link.ip_host for link in _links(ctx)[0])

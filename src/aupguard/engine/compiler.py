@@ -21,10 +21,10 @@ from typing import Any
 from pydantic import ValidationError
 
 from aupguard.engine.conditions import (
-    CompileError,
     CompiledCondition,
-    ConditionCompiler,
+    CompileError,
     Cond,
+    ConditionCompiler,
     Getter,
     Source,
 )
@@ -236,9 +236,11 @@ class _PackCompiler:
         self.source = source
         self.detectors = detectors
         self.conditions = ConditionCompiler(source.lexicons, detectors)
-        self.errors: list[PackError] = []
+        self.errors: list[PackError] = list(source.problems)
 
-    def error(self, origin: Origin, message: str, rule: str | None = None, line: int | None = None) -> None:
+    def error(
+        self, origin: Origin, message: str, rule: str | None = None, line: int | None = None
+    ) -> None:
         self.errors.append(PackError(origin.file, line or origin.line, message, rule))
 
     def rule(self, located: Located[RuleSpec], order: int) -> CompiledRule | None:
@@ -252,10 +254,23 @@ class _PackCompiler:
         ok = True
         for clause in spec.clauses:
             if clause not in self.source.clauses:
-                self.error(origin, f"unknown clause id {clause!r} (not in the pack's clause catalogue)", spec.id, line_of("clauses"))
+                self.error(
+                    origin,
+                    f"unknown clause id {clause!r} (not in the pack's clause catalogue)",
+                    spec.id,
+                    line_of("clauses"),
+                )
                 ok = False
-        if spec.channels is not None and not set(spec.events) <= {EventKind.MESSAGE, EventKind.INBOUND}:
-            self.error(origin, "channels only apply to message and inbound events", spec.id, line_of("channels"))
+        if spec.channels is not None and not set(spec.events) <= {
+            EventKind.MESSAGE,
+            EventKind.INBOUND,
+        }:
+            self.error(
+                origin,
+                "channels only apply to message and inbound events",
+                spec.id,
+                line_of("channels"),
+            )
             ok = False
         try:
             cond: CompiledCondition = self.conditions.compile(spec.when, spec, line_of("when"))
@@ -299,6 +314,8 @@ class _PackCompiler:
             kind = EventKind(example.event.get("kind", spec.events[0].value))
             at = example.at or EXAMPLE_TIME
             payload = {**_EXAMPLE_DEFAULTS[kind], "at": at, **example.event, "kind": kind.value}
+            if example.repeat > 1 and isinstance(payload.get("body"), str):
+                payload["body"] = payload["body"] * example.repeat
             if kind is EventKind.CDR:
                 payload.setdefault("start", at)
                 payload.setdefault("end", at + timedelta(seconds=60))
@@ -308,11 +325,22 @@ class _PackCompiler:
             except ValidationError as exc:
                 first = exc.errors()[0]
                 where = ".".join(str(p) for p in first["loc"])
-                self.error(located.origin, f"example {i + 1}: {where}: {first['msg']}", spec.id, line)
+                self.error(
+                    located.origin, f"example {i + 1}: {where}: {first['msg']}", spec.id, line
+                )
                 continue
             name = example.name or f"#{i + 1}"
             out.append(
-                CompiledExample(spec.id, f"{spec.id} {name}", event, state, at, example.fires, example.verdict, Origin(located.origin.file, line))
+                CompiledExample(
+                    spec.id,
+                    f"{spec.id} {name}",
+                    event,
+                    state,
+                    at,
+                    example.fires,
+                    example.verdict,
+                    Origin(located.origin.file, line),
+                )
             )
         return tuple(out)
 
@@ -344,10 +372,14 @@ class _PackCompiler:
             for pattern, reason in bad:
                 self.error(located.origin, f"lexicon {name!r}: pattern {pattern!r}: {reason}")
             if not bad:
-                sources.append(LexiconSource(name, tuple(spec.terms), tuple(spec.patterns), spec.sensitive, spec.evasion))
-        for spec in self.detectors.values():
-            if spec.gate is not None:
-                sources.append(LexiconSource(spec.gate_lexicon, patterns=(spec.gate,)))
+                sources.append(
+                    LexiconSource(
+                        name, tuple(spec.terms), tuple(spec.patterns), spec.sensitive, spec.evasion
+                    )
+                )
+        for detector in self.detectors.values():
+            if detector.gate is not None:
+                sources.append(LexiconSource(detector.gate_lexicon, patterns=(detector.gate,)))
         try:
             lexicons = LexiconSet(sources)
         except PatternError as exc:
@@ -355,7 +387,10 @@ class _PackCompiler:
             return LexiconSet([])
         missing = lexicons.self_check()
         if missing:
-            self.error(Origin(self.source.root, 1), f"the lexicon set misses its own terms: {', '.join(missing[:5])}")
+            self.error(
+                Origin(self.source.root, 1),
+                f"the lexicon set misses its own terms: {', '.join(missing[:5])}",
+            )
         return lexicons
 
     def coverage_entries(self) -> None:
@@ -372,14 +407,20 @@ class _PackCompiler:
                         self.error(located.origin, f"{section}: unknown clause id {clause!r}")
 
 
-def compile_pack(source: PackSource, detectors: Mapping[str, DetectorSpec] | None = None) -> CompiledPack:
+def compile_pack(
+    source: PackSource, detectors: Mapping[str, DetectorSpec] | None = None
+) -> CompiledPack:
     """Compile a loaded pack; raise PackLoadError listing every problem found."""
     started = time.perf_counter()
     registry = detectors if detectors is not None else load_builtin_detectors()
     compiler = _PackCompiler(source, registry)
     data = compiler.data()
     lexicons = compiler.lexicons()
-    rules = [r for order, located in enumerate(source.rules.values()) if (r := compiler.rule(located, order)) is not None]
+    rules = [
+        r
+        for order, located in enumerate(source.rules.values())
+        if (r := compiler.rule(located, order)) is not None
+    ]
     compiler.coverage_entries()
     if compiler.errors:
         raise PackLoadError(compiler.errors)

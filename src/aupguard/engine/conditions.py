@@ -36,7 +36,7 @@ from aupguard.engine.state import State
 from aupguard.policy.model import RuleSpec
 from aupguard.policy.yamlsource import LineList
 
-__all__ = ["CompileError", "CompiledCondition", "ConditionCompiler", "Cond", "Getter", "Source"]
+__all__ = ["CompileError", "CompiledCondition", "Cond", "ConditionCompiler", "Getter", "Source"]
 
 Cond = Callable[[Context], bool]
 Getter = Callable[[Context], Any]
@@ -214,7 +214,9 @@ class ConditionCompiler:
             if "state" in node and isinstance(node["state"], str):
                 getter, typed = self._state_path(node["state"], line)
                 if typed.type is not ValueType.NUMBER:
-                    raise CompileError(line, f"retry_after: state {node['state']!r} is not a number")
+                    raise CompileError(
+                        line, f"retry_after: state {node['state']!r} is not a number"
+                    )
                 return getter
         raise CompileError(line, "retry_after is seconds, {detector: name} or {state: path}")
 
@@ -281,7 +283,9 @@ class ConditionCompiler:
         negated: Cond = lambda c: not fn(c)  # noqa: E731
         checks = (negated,) if inner.state_only else ()
         # what a negated condition looked at is not evidence of the rule firing
-        return CompiledCondition(negated, (), inner.cost, state_checks=checks, state_only=inner.state_only)
+        return CompiledCondition(
+            negated, (), inner.cost, state_checks=checks, state_only=inner.state_only
+        )
 
     # subjects
 
@@ -290,7 +294,9 @@ class ConditionCompiler:
             raise CompileError(line, f"unknown lexicon {name!r}")
         unknown = set(ops) - {"min"}
         if unknown:
-            raise CompileError(line, f"a lexicon condition only takes `min` (found {', '.join(sorted(unknown))})")
+            raise CompileError(
+                line, f"a lexicon condition only takes `min` (found {', '.join(sorted(unknown))})"
+            )
         least = ops.get("min", 1)
         if not _is_number(least) or not float(least).is_integer() or least < 1:
             raise CompileError(line, "`min` must be a whole number of at least 1")
@@ -300,7 +306,9 @@ class ConditionCompiler:
             fn = lambda c: c.lexicons.get(name, 0) >= least  # noqa: E731
         return CompiledCondition(fn, (Source("lexicon", name),), 0, frozenset({name}))
 
-    def _detector(self, name: Any, ops: dict[str, Any], rule: RuleSpec, line: int) -> CompiledCondition:
+    def _detector(
+        self, name: Any, ops: dict[str, Any], rule: RuleSpec, line: int
+    ) -> CompiledCondition:
         spec = self.detectors.get(name) if isinstance(name, str) else None
         if spec is None:
             raise CompileError(line, f"unknown detector {name!r}")
@@ -313,7 +321,9 @@ class ConditionCompiler:
         triggers = frozenset({spec.gate_lexicon}) if spec.gate else None
         return CompiledCondition(fn, (Source("detector", name),), spec.cost, triggers)
 
-    def _event(self, path: Any, ops: dict[str, Any], rule: RuleSpec, line: int) -> CompiledCondition:
+    def _event(
+        self, path: Any, ops: dict[str, Any], rule: RuleSpec, line: int
+    ) -> CompiledCondition:
         if not isinstance(path, str) or not path:
             raise CompileError(line, "`event` names a field of the event")
         head, _, key = path.partition(".")
@@ -344,7 +354,9 @@ class ConditionCompiler:
             attrs[kind.value] = attr
             seen.add(typed)
         if len({t.type for t in seen}) != 1:
-            raise CompileError(line, f"event field {path!r} has different types across the rule's events")
+            raise CompileError(
+                line, f"event field {path!r} has different types across the rule's events"
+            )
         names = set(attrs.values())
         if len(names) == 1:
             attr_name = names.pop()
@@ -356,7 +368,9 @@ class ConditionCompiler:
             raise CompileError(line, "`state` names a path into the state, e.g. consent.status")
         getter, typed = self._state_path(path, line)
         fn = self._compare(f"state.{path}", typed, getter, ops, line)
-        return CompiledCondition(fn, (Source("state", path, getter),), 0, state_checks=(fn,), state_only=True)
+        return CompiledCondition(
+            fn, (Source("state", path, getter),), 0, state_checks=(fn,), state_only=True
+        )
 
     @staticmethod
     def _state_path(path: str, line: int) -> tuple[Getter, _Typed]:
@@ -371,7 +385,9 @@ class ConditionCompiler:
             fields = _model_fields(model)
             if part not in fields:
                 known = ", ".join(sorted(model.model_fields))
-                raise CompileError(line, f"state has no {'.'.join(parts[: i + 1])!r} (known here: {known})")
+                raise CompileError(
+                    line, f"state has no {'.'.join(parts[: i + 1])!r} (known here: {known})"
+                )
             annotation = fields[part][1]
             if i == len(parts) - 1:
                 typed = _annotation_type(annotation)
@@ -385,19 +401,27 @@ class ConditionCompiler:
 
     # comparisons
 
-    def _compare(self, what: str, typed: _Typed, get: Getter, ops: dict[str, Any], line: int) -> Cond:
+    def _compare(
+        self, what: str, typed: _Typed, get: Getter, ops: dict[str, Any], line: int
+    ) -> Cond:
         if not ops:
             if typed.type in (ValueType.BOOL, ValueType.LABELS):
                 return lambda c: bool(get(c))
-            raise CompileError(line, f"{what} is {typed.type.value}: say how to compare it (e.g. gte, eq, in)")
+            raise CompileError(
+                line, f"{what} is {typed.type.value}: say how to compare it (e.g. gte, eq, in)"
+            )
         checks: list[Cond] = []
         for op, value in ops.items():
             allowed = _OPERATORS.get(op)
             if allowed is None:
-                raise CompileError(line, f"unknown operator {op!r} (known: {', '.join(_OPERATORS)})")
+                raise CompileError(
+                    line, f"unknown operator {op!r} (known: {', '.join(_OPERATORS)})"
+                )
             if typed.type not in allowed:
                 need = " or ".join(sorted(t.value for t in allowed))
-                raise CompileError(line, f"{what} is {typed.type.value}; operator {op!r} needs {need}")
+                raise CompileError(
+                    line, f"{what} is {typed.type.value}; operator {op!r} needs {need}"
+                )
             checks.append(_check(what, typed, get, op, value, line))
         if len(checks) == 1:
             return checks[0]

@@ -8,13 +8,17 @@ from typing import TYPE_CHECKING, Any
 
 from aupguard.engine.decision import Evidence
 from aupguard.engine.events import AnyEvent
+from aupguard.engine.lexicon import Span
 from aupguard.engine.normalise import OffsetText, normalise, normalise_with_offsets, skeleton
+from aupguard.engine.re2util import Utf8Text
 from aupguard.engine.state import State
 
 if TYPE_CHECKING:
     from aupguard.engine.compiler import CompiledPack
 
 __all__ = ["Context"]
+
+_MISSING = object()
 
 
 class Context:
@@ -28,8 +32,10 @@ class Context:
 
     __slots__ = (
         "_offsets",
-        "evidence",
+        "_spans",
+        "entries",
         "event",
+        "evidence",
         "lexicons",
         "memo",
         "now",
@@ -49,22 +55,22 @@ class Context:
         self.now = now
         self.raw = raw
         text = normalise(raw) if raw else ""
-        skel = skeleton(text)
+        skel = skeleton(text)  # the same object when there are no lookalikes
         self.text = text
         self.skeleton = skel
-        self.lexicons: Mapping[str, int] = pack.lexicons.scan(
-            text if skel is text else f"{text}\n{skel}"
-        )
+        lexicons = pack.lexicons
+        self.entries = lexicons.match(text if skel is text else f"{text}\n{skel}")
+        self.lexicons: Mapping[str, int] = lexicons.counts(self.entries)
         self.memo: dict[str, Any] = {}
         self.evidence: dict[str, list[Evidence]] = {}
         self._offsets: OffsetText | None = None
+        self._spans: dict[str, tuple[list[Span], bool]] = {}
 
     def get(self, name: str) -> Any:
         """The value of detector `name` for this event (computed once)."""
-        try:
-            return self.memo[name]
-        except KeyError:
-            pass
+        value = self.memo.get(name, _MISSING)
+        if value is not _MISSING:
+            return value
         spec = self.pack.detectors[name]
         if spec.gate is not None and spec.gate_lexicon not in self.lexicons:
             value = spec.default
@@ -79,6 +85,22 @@ class Context:
 
     def add_evidence(self, source: str, item: Evidence) -> None:
         self.evidence.setdefault(source, []).append(item)
+
+    def spans(self, name: str) -> tuple[list[Span], bool]:
+        """Where lexicon `name` matched, in the text view; or, when it only matched the
+        skeleton view (homoglyphs), there and True. Offsets index `self.offsets`."""
+        cached = self._spans.get(name)
+        if cached is None:
+            lexicons = self.pack.lexicons
+            view = self.offsets.text
+            found = lexicons.spans(name, Utf8Text(view), self.entries)
+            in_skeleton = False
+            if not found and self.skeleton is not self.text:
+                found = lexicons.spans(name, Utf8Text(skeleton(view)), self.entries)
+                in_skeleton = bool(found)
+            cached = (found, in_skeleton)
+            self._spans[name] = cached
+        return cached
 
     @property
     def offsets(self) -> OffsetText:

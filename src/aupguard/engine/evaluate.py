@@ -15,6 +15,7 @@ from aupguard.engine.state import EMPTY_STATE, State
 __all__ = ["evaluate"]
 
 _RANK = {Action.TAG: 0, Action.THROTTLE: 1, Action.HOLD: 2, Action.BLOCK: 3}
+_NO_SCORES: dict[str, float] = {}
 _VERDICT = {0: Verdict.ALLOW, 1: Verdict.THROTTLE, 2: Verdict.HOLD, 3: Verdict.BLOCK}
 
 
@@ -48,13 +49,12 @@ def evaluate(pack: CompiledPack, event: AnyEvent, state: State, now: datetime) -
     retry_after: float | None = None
     for hit in hits:
         r = _RANK[hit.action]
-        if r > rank:
-            rank = r
+        rank = max(rank, r)
         if hit.action is Action.THROTTLE and hit.retry_after is not None:
             retry_after = max(retry_after or 0.0, hit.retry_after)
     verdict = _VERDICT[rank]
     memo = ctx.memo
-    scores = {n: float(memo[n]) for n in pack.score_detectors if n in memo} if memo else {}
+    scores = {n: float(memo[n]) for n in pack.score_detectors if n in memo} if memo else _NO_SCORES
     digest = None
     if (hits or shadow) and raw:
         digest = hashlib.sha256(raw.encode("utf-8", "surrogatepass")).hexdigest()
@@ -64,8 +64,8 @@ def evaluate(pack: CompiledPack, event: AnyEvent, state: State, now: datetime) -
         pack.version,
         event.kind,
         event.account,
-        tuple(hits),
-        tuple(shadow),
+        tuple(hits) if hits else (),
+        tuple(shadow) if shadow else (),
         retry_after if verdict is Verdict.THROTTLE else None,
         scores,
         event.id,

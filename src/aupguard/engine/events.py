@@ -181,9 +181,7 @@ EVENT_MODELS: dict[EventKind, type[_Event]] = {
     EventKind.SIGNUP: AccountSignup,
 }
 
-AnyEvent = (
-    OutboundMessage | InboundMessage | CallAttempt | CallRecord | ApiRequest | AccountSignup
-)
+AnyEvent = OutboundMessage | InboundMessage | CallAttempt | CallRecord | ApiRequest | AccountSignup
 
 
 def event_text(event: AnyEvent) -> str:

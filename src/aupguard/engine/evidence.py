@@ -13,7 +13,6 @@ from typing import Any
 from aupguard.engine.conditions import Source
 from aupguard.engine.context import Context
 from aupguard.engine.decision import Evidence
-from aupguard.engine.normalise import skeleton
 from aupguard.engine.registry import EXPLAINERS
 
 __all__ = ["gather_evidence", "redact"]
@@ -48,11 +47,8 @@ def _label(value: Any) -> str:
 
 def _lexicon_evidence(ctx: Context, name: str) -> list[Evidence]:
     offsets = ctx.offsets
-    lexicons = ctx.pack.lexicons
-    spans = lexicons.spans(name, offsets.text)
-    if not spans and ctx.skeleton is not ctx.text:
-        spans = lexicons.spans(name, skeleton(offsets.text))
-    sensitive = name in lexicons.sensitive
+    spans, _ = ctx.spans(name)
+    sensitive = name in ctx.pack.lexicons.sensitive
     out = []
     for span in spans[:_MAX_SPANS]:
         start, end = offsets.source_span(span.start, span.end)
@@ -96,5 +92,7 @@ def gather_evidence(ctx: Context, sources: tuple[Source, ...]) -> tuple[Evidence
         elif source.kind == "detector":
             items.extend(_detector_evidence(ctx, source.name))
         elif source.getter is not None:
-            items.append(Evidence(f"{source.kind}.{source.name}", _label(source.getter(ctx)), field=""))
+            items.append(
+                Evidence(f"{source.kind}.{source.name}", _label(source.getter(ctx)), field="")
+            )
     return tuple(dict.fromkeys(items))

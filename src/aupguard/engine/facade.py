@@ -31,6 +31,13 @@ from aupguard.policy.loader import DEFAULT_PACK, load_source
 __all__ = ["Engine"]
 
 
+def _moment(when: datetime | None) -> datetime:
+    """An aware datetime: naive times are taken as UTC; no time means now."""
+    if when is None:
+        return datetime.now(UTC)
+    return when if when.tzinfo is not None else when.replace(tzinfo=UTC)
+
+
 class Engine:
     def __init__(self, pack: CompiledPack, ref: str | Path = DEFAULT_PACK) -> None:
         self._pack = pack
@@ -50,10 +57,7 @@ class Engine:
         self, event: AnyEvent, state: State | None = None, *, now: datetime | None = None
     ) -> Decision:
         """Judge one event. Time is `now`, else the event's own `at`, else the clock."""
-        when = now or event.at or datetime.now(UTC)
-        if when.tzinfo is None:
-            when = when.replace(tzinfo=UTC)
-        return evaluate(self._pack, event, state or EMPTY_STATE, when)
+        return evaluate(self._pack, event, state or EMPTY_STATE, _moment(now or event.at))
 
     def screen_many(
         self, events: Iterable[AnyEvent], state: State | None = None
@@ -61,10 +65,7 @@ class Engine:
         pack = self._pack  # one version for the whole batch
         base = state or EMPTY_STATE
         for event in events:
-            when = event.at or datetime.now(UTC)
-            if when.tzinfo is None:
-                when = when.replace(tzinfo=UTC)
-            yield evaluate(pack, event, base, when)
+            yield evaluate(pack, event, base, _moment(event.at))
 
     def reload(self, ref: str | Path | None = None) -> CompiledPack:
         """Compile `ref` (default: the pack this engine was made from) and swap it in."""

@@ -22,7 +22,7 @@ from typing import Any
 import re2
 
 from aupguard.engine.normalise import normalise
-from aupguard.engine.re2util import PatternError, compile_pattern, compile_set
+from aupguard.engine.re2util import PatternError, Utf8Text, compile_pattern, compile_set, search
 
 __all__ = ["LexiconSet", "LexiconSource", "Span", "term_pattern"]
 
@@ -90,6 +90,7 @@ class Span:
     start: int
     end: int
     label: str
+    entry: int = -1
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,48 +113,73 @@ class LexiconSet:
             if source.sensitive:
                 sensitive.add(source.name)
             for term in source.terms:
-                entries.append(_Entry(source.name, term, term_pattern(term, evasion=source.evasion)))
+                entries.append(
+                    _Entry(source.name, term, term_pattern(term, evasion=source.evasion))
+                )
             entries.extend(_Entry(source.name, p, p) for p in source.patterns)
         self.names: tuple[str, ...] = tuple(names)
         self.sensitive = frozenset(sensitive)
         self._entries = tuple(entries)
         self._owner = tuple(e.lexicon for e in entries)
+        self._plain = tuple(normalise(e.label) if e.pattern != e.label else None for e in entries)
         self._set = compile_set(e.pattern for e in entries) if entries else None
         self._compiled: dict[int, Any] = {}
 
     def __len__(self) -> int:
         return len(self._entries)
 
-    def scan(self, haystack: str) -> Mapping[str, int]:
-        """Which lexicons matched `haystack`, with how many distinct entries each."""
+    def match(self, haystack: str) -> list[int]:
+        """The entries that match `haystack` (one pass of the RE2 set)."""
         if self._set is None or not haystack:
-            return _NONE
-        found = self._set.Match(haystack)
-        if not found:
+            return _NO_ENTRIES
+        found: list[int] | None = self._set.Match(haystack)
+        return found or _NO_ENTRIES
+
+    def counts(self, entries: list[int]) -> Mapping[str, int]:
+        """Lexicon name -> number of distinct entries among `entries`."""
+        if not entries:
             return _NONE
         counts: dict[str, int] = {}
         owner = self._owner
-        for i in found:
+        for i in entries:
             name = owner[i]
             counts[name] = counts.get(name, 0) + 1
         return counts
 
-    def spans(self, name: str, view: str) -> list[Span]:
-        """Every match of lexicon `name` in `view` (slow path: evidence only)."""
+    def scan(self, haystack: str) -> Mapping[str, int]:
+        """Which lexicons matched `haystack`, with how many distinct entries each."""
+        return self.counts(self.match(haystack))
+
+    def spans(self, name: str, view: Utf8Text, entries: Iterable[int] | None = None) -> list[Span]:
+        """The first match in `view` of each entry of lexicon `name` (evidence only).
+
+        `entries` narrows the search to entries the set scan already found.
+        """
         out: list[Span] = []
-        for i, entry in enumerate(self._entries):
+        candidates = range(len(self._entries)) if entries is None else entries
+        for i in candidates:
+            entry = self._entries[i]
             if entry.lexicon != name:
                 continue
             pattern = self._compiled.get(i)
             if pattern is None:
                 pattern = compile_pattern(entry.pattern)
                 self._compiled[i] = pattern
-            for match in pattern.finditer(view):
-                group = 1 if match.re.groups >= 1 and match.group(1) is not None else 0
-                start, end = match.span(group)
-                out.append(Span(start, end, entry.label))
+            found = search(pattern, view)
+            if found is not None:
+                spans = found.spans
+                start, end = spans[1] if len(spans) > 1 and spans[1][0] >= 0 else spans[0]
+                out.append(Span(start, end, entry.label, i))
         out.sort(key=lambda s: (s.start, -s.end))
         return out
+
+    def owner(self, entry: int) -> str:
+        """The lexicon entry `entry` belongs to."""
+        return self._owner[entry]
+
+    def plain(self, entry: int) -> str | None:
+        """The normalised text of term entry `entry` (None for a raw pattern)."""
+        return self._plain[entry]
 
     def self_check(self) -> list[str]:
         """Terms the compiled set fails to find in their own text (should be none)."""
@@ -170,3 +196,4 @@ class LexiconSet:
 
 
 _NONE: Mapping[str, int] = {}
+_NO_ENTRIES: list[int] = []

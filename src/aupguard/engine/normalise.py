@@ -27,12 +27,21 @@ from __future__ import annotations
 
 import json
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 
-__all__ = ["OffsetText", "normalise", "normalise_with_offsets", "skeleton"]
+from aupguard.engine.re2util import Match, Utf8Text, find_all
+
+__all__ = [
+    "OffsetText",
+    "invisible_count",
+    "is_invisible",
+    "normalise",
+    "normalise_with_offsets",
+    "skeleton",
+]
 
 _DROP_MARK_RANGES = (
     (0x0300, 0x036F),  # combining diacritical marks
@@ -74,17 +83,28 @@ def _map_char(ch: str) -> str:
     return "".join(" " if c.isspace() else c for c in mapped.casefold() if not _is_drop_mark(c))
 
 
+_NOT_ONE_TO_ONE: set[str] = set()
+"""Characters seen so far that do not map to exactly one character."""
+_INVISIBLE_SEEN: set[str] = set()
+"""Invisible characters seen so far (a subset of the above: they map to nothing)."""
+
+
 class _LazyTable(dict[int, str]):
     """A `str.translate` table that computes a character's mapping on first use."""
 
     def __missing__(self, key: int) -> str:
-        value = _map_char(chr(key))
+        ch = chr(key)
+        value = _map_char(ch)
+        if len(value) != 1:
+            _NOT_ONE_TO_ONE.add(ch)
+        if is_invisible(ch):
+            _INVISIBLE_SEEN.add(ch)
         self[key] = value
         return value
 
 
 _BASE_TABLE = _LazyTable()
-_ASCII_CONTROL = {i: " " for i in (*range(32), 127)}
+_ASCII_CONTROL = dict.fromkeys((*range(32), 127), " ")
 
 
 def _load_skeleton() -> dict[int, str]:
@@ -110,23 +130,43 @@ def _load_skeleton() -> dict[int, str]:
     return table
 
 
-_SKELETON = _load_skeleton()
+_SKELETON_MAP = {chr(k): v for k, v in _load_skeleton().items()}
+
+
+_ASCII = frozenset(chr(i) for i in range(128))
 
 
 def normalise(raw: str) -> str:
     """The ``text`` view of `raw` (see the module documentation)."""
-    if raw.isascii():
-        text = raw.lower()
-        if not text.isprintable():
-            text = text.translate(_ASCII_CONTROL)
-    else:
-        text = raw.translate(_BASE_TABLE)
+    text = raw.lower()
+    if not raw.isascii():
+        # Map each distinct non-ASCII character once (str.replace runs in C); mostly
+        # ASCII texts with a few symbols or accents pay far less than translating
+        # every character. The mapping is idempotent, so order does not matter.
+        for ch in set(text) - _ASCII:
+            text = text.replace(ch, _BASE_TABLE[ord(ch)])
+    if not text.isprintable():
+        text = text.translate(_ASCII_CONTROL)
     return " ".join(text.split())
 
 
+def invisible_count(raw: str) -> int:
+    """How many invisible characters `raw` holds. `raw` must have been normalised."""
+    if raw.isascii():
+        return 0
+    return sum(raw.count(ch) for ch in _INVISIBLE_SEEN.intersection(raw))
+
+
 def skeleton(text: str) -> str:
-    """The ``skeleton`` view of a ``text`` view (the same object when it is ASCII)."""
-    return text if text.isascii() else text.translate(_SKELETON)
+    """The ``skeleton`` view of a ``text`` view (the same object when nothing changes)."""
+    if text.isascii():
+        return text
+    mapped = text
+    for ch in set(text) - _ASCII:
+        target = _SKELETON_MAP.get(ch)
+        if target is not None:
+            mapped = mapped.replace(ch, target)
+    return mapped
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,8 +174,8 @@ class OffsetText:
     """Text plus, for each character, the raw span [start, end) it came from."""
 
     text: str
-    starts: tuple[int, ...]
-    ends: tuple[int, ...]
+    starts: Sequence[int]
+    ends: Sequence[int]
 
     def source_span(self, start: int, end: int) -> tuple[int, int]:
         """The raw span that output characters [start, end) came from."""
@@ -144,7 +184,7 @@ class OffsetText:
             return anchor, anchor
         return self.starts[start], self.ends[min(end, len(self.text)) - 1]
 
-    def sub(self, pattern: Any, repl: Callable[[Any], str]) -> OffsetText:
+    def sub(self, pattern: Any, repl: Callable[[Match], str]) -> OffsetText:
         """`pattern.sub(repl, self.text)`, carrying offsets along.
 
         A replacement as long as what it replaces keeps per-character offsets;
@@ -154,7 +194,7 @@ class OffsetText:
         starts: list[int] = []
         ends: list[int] = []
         pos = 0
-        for match in pattern.finditer(self.text):
+        for match in find_all(pattern, Utf8Text(self.text)):
             a, b = match.span()
             out.append(self.text[pos:a])
             starts.extend(self.starts[pos:a])
@@ -175,18 +215,61 @@ class OffsetText:
         return OffsetText("".join(out), tuple(starts), tuple(ends))
 
 
+def _word_offsets(lowered: str) -> OffsetText:
+    """Offsets for a text whose characters each mapped to exactly one character.
+
+    `lowered[i]` is what raw character i became, so only white space folding
+    moves anything: one pass over words, not characters.
+    """
+    starts: list[int] = []
+    ends: list[int] = []
+    pos = 0
+    previous_end = 0
+    for word in lowered.split():
+        begin = lowered.index(word, pos)
+        if starts:
+            starts.append(previous_end)
+            ends.append(begin)
+        starts.extend(range(begin, begin + len(word)))
+        ends.extend(range(begin + 1, begin + len(word) + 1))
+        pos = previous_end = begin + len(word)
+    return OffsetText(" ".join(lowered.split()), tuple(starts), tuple(ends))
+
+
 def normalise_with_offsets(raw: str) -> OffsetText:
     """`normalise(raw)` with the raw span of every output character.
 
     The skeleton view maps one character to one character, so these offsets
     serve it too (`skeleton(result.text)`).
     """
+    lowered = raw.lower()
+    if len(lowered) != len(raw):
+        return _char_offsets(raw)
+    if not raw.isascii():
+        distinct = set(lowered) - _ASCII
+        _ = [_BASE_TABLE[ord(ch)] for ch in distinct]  # make sure each is classified
+        if not _NOT_ONE_TO_ONE.isdisjoint(distinct):
+            return _char_offsets(raw)
+        for ch in distinct:
+            lowered = lowered.replace(ch, _BASE_TABLE[ord(ch)])
+    mapped = lowered if lowered.isprintable() else lowered.translate(_ASCII_CONTROL)
+    folded = " ".join(mapped.split())
+    if folded == mapped:  # nothing moved: output character i is raw character i
+        return OffsetText(folded, range(len(raw)), range(1, len(raw) + 1))
+    return _word_offsets(mapped)
+
+
+def _char_offsets(raw: str) -> OffsetText:
+    """The general case: some characters vanish or expand, so walk them one by one."""
     chars: list[str] = []
     starts: list[int] = []
     ends: list[int] = []
     pending_space = False
     for i, ch in enumerate(raw):
-        mapped = ch.lower() if ch.isascii() and ch.isprintable() else _map_char(ch)
+        if ch.isascii():
+            mapped = ch.lower() if ch.isprintable() else " "
+        else:
+            mapped = "".join(c if c.isascii() else _BASE_TABLE[ord(c)] for c in ch.lower())
         for out in mapped:
             if out == " ":
                 pending_space = bool(chars)

@@ -6,7 +6,7 @@ backtracking `re` ever touches untrusted input.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import re2
@@ -68,3 +68,91 @@ def _reason(exc: Exception) -> str:
     arg = exc.args[0] if exc.args else exc
     text = arg.decode("utf-8", "replace") if isinstance(arg, bytes) else str(arg)
     return text or "invalid pattern"
+
+
+_UNANCHORED = re2._Anchor.UNANCHORED
+
+
+class Utf8Text:
+    """A text encoded once for RE2, with byte offsets mapped back to characters.
+
+    google-re2's Python wrapper re-encodes the text and rebuilds an offset
+    table on every call, which costs more than the match itself on short
+    messages; `search` and `find_all` call the compiled program directly.
+    """
+
+    __slots__ = ("_ascii", "data", "text")
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.data = text.encode("utf-8")
+        self._ascii = len(self.data) == len(text)
+
+    def char_offset(self, byte_offset: int) -> int:
+        if self._ascii:
+            return byte_offset
+        return len(self.data[:byte_offset].decode("utf-8"))
+
+
+class Match:
+    """A match as character spans of the whole match (group 0) and each group."""
+
+    __slots__ = ("spans", "text")
+
+    def __init__(self, text: str, spans: list[tuple[int, int]]) -> None:
+        self.text = text
+        self.spans = spans
+
+    def span(self, group: int = 0) -> tuple[int, int]:
+        return self.spans[group]
+
+    def group(self, group: int = 0) -> str | None:
+        start, end = self.spans[group]
+        return None if start < 0 else self.text[start:end]
+
+
+def _match_at(regexp: Any, view: Utf8Text, pos: int) -> tuple[Match, int] | None:
+    data = view.data
+    raw = regexp.Match(_UNANCHORED, data, pos, len(data))
+    start, end = raw[0]
+    if start < 0:
+        return None
+    offset = view.char_offset
+    spans = [(offset(a), offset(b)) if a >= 0 else (-1, -1) for a, b in raw]
+    return Match(view.text, spans), (end if end > start else end + 1)
+
+
+def search(compiled: Any, view: Utf8Text) -> Match | None:
+    """The first match of `compiled` in `view`."""
+    found = _match_at(compiled._regexp, view, 0)
+    return found[0] if found is not None else None
+
+
+def find_all(compiled: Any, view: Utf8Text) -> list[Match]:
+    """Every non-overlapping match of `compiled` in `view`, left to right."""
+    out: list[Match] = []
+    pos = 0
+    regexp = compiled._regexp
+    while pos <= len(view.data):
+        found = _match_at(regexp, view, pos)
+        if found is None:
+            break
+        out.append(found[0])
+        pos = found[1]
+    return out
+
+
+def sub(compiled: Any, text: str, repl: Callable[[Match], str]) -> str:
+    """`compiled.sub(repl, text)` without the wrapper's per-call overhead."""
+    matches = find_all(compiled, Utf8Text(text))
+    if not matches:
+        return text
+    out: list[str] = []
+    pos = 0
+    for match in matches:
+        start, end = match.spans[0]
+        out.append(text[pos:start])
+        out.append(repl(match))
+        pos = end
+    out.append(text[pos:])
+    return "".join(out)

@@ -76,7 +76,12 @@ class DetectorSpec:
 
 DETECTORS: dict[str, DetectorSpec] = {}
 
-_DEFAULTS = {ValueType.BOOL: False, ValueType.NUMBER: 0.0, ValueType.TEXT: "", ValueType.LABELS: frozenset()}
+_DEFAULTS = {
+    ValueType.BOOL: False,
+    ValueType.NUMBER: 0.0,
+    ValueType.TEXT: "",
+    ValueType.LABELS: frozenset(),
+}
 
 
 def detector(

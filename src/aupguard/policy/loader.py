@@ -104,6 +104,9 @@ class PackSource:
     mechanisms: dict[str, Located[MechanismSpec]] = field(default_factory=dict)
     contractual: dict[str, Located[ContractualSpec]] = field(default_factory=dict)
     planned: dict[str, Located[PlannedSpec]] = field(default_factory=dict)
+    problems: list[PackError] = field(default_factory=list)
+    """Problems found while reading that did not stop it (the compiler reports them
+    together with its own, so an author sees everything at once)."""
 
 
 def _show(path: Path) -> str:
@@ -202,7 +205,9 @@ class _Reader:
         for pattern in root.include:
             matches = sorted(path.parent.glob(pattern))
             if not matches:
-                self.error(path, _include_line(raw, pattern), f"include {pattern!r} matches no file")
+                self.error(
+                    path, _include_line(raw, pattern), f"include {pattern!r} matches no file"
+                )
             for included in matches:
                 parsed = self.parse(included.resolve())
                 if parsed is not None:
@@ -212,12 +217,19 @@ class _Reader:
             if file is not path:
                 for key in _ROOT_ONLY:
                     if key in node:
-                        self.error(file, node.line_of(key), f"only a pack's root file may set `{key}`")
+                        self.error(
+                            file, node.line_of(key), f"only a pack's root file may set `{key}`"
+                        )
             self._merge(source, base, file, spec, node)
         return source
 
     def _merge(
-        self, source: PackSource, base: PackSource | None, file: Path, spec: PackFile, node: LineDict
+        self,
+        source: PackSource,
+        base: PackSource | None,
+        file: Path,
+        spec: PackFile,
+        node: LineDict,
     ) -> None:
         pack = source.id
 
@@ -226,11 +238,18 @@ class _Reader:
             line = sub.line_of(key) if isinstance(sub, LineDict | LineList) else node.line
             return Origin(file, line)
 
-        def add(section: str, key: str, value: Any, at: Origin, raw: Any = None, rule: str | None = None) -> bool:
+        def add(
+            section: str, key: str, value: Any, at: Origin, raw: Any = None, rule: str | None = None
+        ) -> bool:
             table: dict[str, Located[Any]] = getattr(source, section)
             existing = table.get(key)
             if existing is not None and existing.pack == pack:
-                self.error(file, at.line, f"duplicate {section[:-1]} {key!r} (first at {existing.origin})", rule)
+                self.error(
+                    file,
+                    at.line,
+                    f"duplicate {section[:-1]} {key!r} (first at {existing.origin})",
+                    rule,
+                )
                 return False
             table[key] = Located(value, at, pack, raw)
             return True
@@ -251,12 +270,14 @@ class _Reader:
                     continue
                 if lexicon.merge == "extend":
                     old = inherited.value
-                    lexicon = old.model_copy(
+                    merged = old.model_copy(
                         update={
                             "terms": [*old.terms, *lexicon.terms],
                             "patterns": [*old.patterns, *lexicon.patterns],
                         }
                     )
+                    add("lexicons", key, merged, at)
+                    continue
             add("lexicons", key, lexicon, at)
         raw_rules = node.get("rules", LineList())
         for i, rule in enumerate(spec.rules):
@@ -283,7 +304,12 @@ class _Reader:
         self._overrides(source, base, file, spec, node)
 
     def _overrides(
-        self, source: PackSource, base: PackSource | None, file: Path, spec: PackFile, node: LineDict
+        self,
+        source: PackSource,
+        base: PackSource | None,
+        file: Path,
+        spec: PackFile,
+        node: LineDict,
     ) -> None:
         for rule_id, patch in spec.overrides.items():
             line = node["overrides"].line_of(rule_id)
@@ -312,7 +338,9 @@ class _Reader:
             source.rules[rule_id] = Located(patched, Origin(file, line), source.id, raw)
         for i, rule_id in enumerate(spec.disable):
             if rule_id not in source.rules:
-                self.error(file, node["disable"].line_of(i), f"disable: no rule {rule_id!r}", rule_id)
+                self.error(
+                    file, node["disable"].line_of(i), f"disable: no rule {rule_id!r}", rule_id
+                )
             else:
                 del source.rules[rule_id]
 
@@ -334,9 +362,14 @@ def _include_line(raw: LineDict, pattern: str) -> int:
 
 
 def load_source(ref: str | Path = DEFAULT_PACK) -> PackSource:
-    """Read a pack and everything it includes or extends; raise PackLoadError on problems."""
+    """Read a pack and everything it includes or extends.
+
+    Raises PackLoadError when the pack cannot be read at all; problems that
+    leave the rest readable are kept in `PackSource.problems` for the compiler.
+    """
     reader = _Reader()
     source = reader.load(resolve_pack(ref))
-    if reader.errors or source is None:
+    if source is None:
         raise PackLoadError(reader.errors or [PackError(Path(str(ref)), 0, "pack not loaded")])
+    source.problems = reader.errors
     return source

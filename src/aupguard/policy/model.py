@@ -72,6 +72,8 @@ class ExampleSpec(BaseModel):
     event: dict[str, Any]
     state: dict[str, Any] = Field(default_factory=dict)
     at: datetime | None = None
+    repeat: int = Field(default=1, ge=1, le=100_000)
+    """Repeat the event's body this many times (for size limits)."""
     fires: bool = True
     verdict: Verdict | None = None
 

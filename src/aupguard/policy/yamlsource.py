@@ -24,16 +24,16 @@ class LineDict(dict[str, Any]):
     line: int = 0
     key_lines: dict[str, int]
 
-    def line_of(self, key: str) -> int:
-        return self.key_lines.get(key, self.line)
+    def line_of(self, key: str | int) -> int:
+        return self.key_lines.get(str(key), self.line)
 
 
 class LineList(list[Any]):
     line: int = 0
     item_lines: list[int]
 
-    def line_of(self, index: int) -> int:
-        if 0 <= index < len(self.item_lines):
+    def line_of(self, index: str | int) -> int:
+        if isinstance(index, int) and 0 <= index < len(self.item_lines):
             return self.item_lines[index]
         return self.line
 
@@ -45,8 +45,8 @@ class YamlError(ValueError):
         self.message = message
 
 
-class _Loader(yaml.SafeLoader):
-    pass
+class _Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
+    """The safe loader, with libyaml's parser when PyYAML was built with it."""
 
 
 def _construct_mapping(loader: _Loader, node: MappingNode) -> LineDict:
@@ -84,7 +84,7 @@ def load_yaml(path: Path) -> Any:
     except UnicodeDecodeError as exc:
         raise YamlError(1, f"not UTF-8 text ({exc.reason} at byte {exc.start})") from None
     try:
-        return yaml.load(text, Loader=_Loader)  # noqa: S506 - _Loader is a SafeLoader
+        return yaml.load(text, Loader=_Loader)
     except YamlError:
         raise
     except yaml.MarkedYAMLError as exc:
@@ -101,11 +101,9 @@ def locate(root: Any, loc: Sequence[str | int]) -> int:
     line = getattr(root, "line", 1)
     for part in loc:
         if isinstance(node, LineDict) and isinstance(part, str) and part in node:
-            line = node.line_of(part)
-            node = node[part]
+            line, node = node.line_of(part), node[part]
         elif isinstance(node, LineList) and isinstance(part, int) and 0 <= part < len(node):
-            line = node.line_of(part)
-            node = node[part]
+            line, node = node.line_of(part), node[part]
         else:
             break
     return line

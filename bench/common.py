@@ -1,0 +1,84 @@
+"""Helpers for the benchmarks: corpora, timing, percentiles, reporting."""
+
+from __future__ import annotations
+
+import gc
+import json
+import platform
+import statistics
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED_DATA = ROOT.parent / "shared" / "data"
+SMS_CORPUS = SHARED_DATA / "sms-spam-collection"
+
+
+def sms_bodies(limit: int | None = None) -> list[str]:
+    """Message bodies of the SMS Spam Collection (both splits), or a synthetic set without it."""
+    bodies: list[str] = []
+    for name in ("train.tsv", "test.tsv"):
+        path = SMS_CORPUS / name
+        if path.is_file():
+            for line in path.read_text("utf-8").splitlines():
+                _, _, text = line.partition("\t")
+                bodies.append(text)
+    if not bodies:
+        print("note: ../shared/data is absent; using a synthetic corpus", file=sys.stderr)
+        words = ["see", "you", "at", "7", "tonight", "call", "me", "when", "you", "land"]
+        bodies = [" ".join(words[i % len(words) :] + words[: i % len(words)]) for i in range(5000)]
+    return bodies[:limit] if limit else bodies
+
+
+def interleaved(
+    fns: dict[str, tuple[Callable[[Any], object], Sequence[Any]]], passes: int = 5
+) -> dict[str, list[float]]:
+    """Per-call wall time (µs) of several functions, measured in alternating passes.
+
+    Each function first runs once over its items (warm-up). Then the passes
+    alternate between the functions, so that a slow spell of a shared machine
+    falls on all of them alike and their ratio stays meaningful.
+    """
+    for fn, items in fns.values():
+        for item in items:
+            fn(item)
+    gc.collect()
+    gc.freeze()  # what a long-running server does after start-up
+    out: dict[str, list[float]] = {name: [] for name in fns}
+    clock = time.perf_counter_ns
+    for _ in range(passes):
+        for name, (fn, items) in fns.items():
+            samples = out[name]
+            for item in items:
+                start = clock()
+                fn(item)
+                samples.append((clock() - start) / 1000)
+    gc.unfreeze()
+    return out
+
+
+def summary(samples: list[float]) -> dict[str, float]:
+    ordered = sorted(samples)
+    n = len(ordered)
+    return {
+        "n": n,
+        "p50_us": ordered[n // 2],
+        "p99_us": ordered[min(n - 1, int(n * 0.99))],
+        "mean_us": statistics.fmean(ordered),
+        "per_second": 1e6 / statistics.fmean(ordered),
+    }
+
+
+def machine() -> str:
+    return f"{platform.machine()}, Python {platform.python_version()}, {platform.system()}"
+
+
+def report(name: str, data: dict[str, Any]) -> None:
+    out = ROOT / "bench" / "results"
+    out.mkdir(exist_ok=True)
+    payload = {"bench": name, "machine": machine(), "when": time.strftime("%Y-%m-%d %H:%M"), **data}
+    (out / f"{name}.json").write_text(json.dumps(payload, indent=2) + "\n", "utf-8")
+    print(json.dumps(payload, indent=2))
