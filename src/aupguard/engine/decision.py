@@ -124,6 +124,8 @@ class Decision:
     event_id: str | None = None
     elapsed_us: float = 0.0
     content_sha256: str | None = None
+    degraded: tuple[str, ...] = ()
+    """Dependencies that failed open while this decision was made, with the reason."""
 
     @property
     def clauses(self) -> tuple[str, ...]:
@@ -163,4 +165,5 @@ class Decision:
             "event_id": self.event_id,
             "elapsed_us": round(self.elapsed_us, 1),
             "content_sha256": self.content_sha256,
+            "degraded": list(self.degraded),
         }
