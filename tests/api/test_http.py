@@ -459,3 +459,31 @@ def test_every_operation_documents_its_errors() -> None:
     assert {"200", "400", "401", "403", "413", "415", "422", "default"} <= set(screen["responses"])
     assert screen["security"] == [{"apiKey": []}]
     assert "security" not in document["paths"]["/healthz"]["get"]
+
+
+def test_the_api_on_postgresql(engine: Engine) -> None:
+    from aupguard.api import build_services
+    from aupguard.config import Settings
+    from aupguard.store.migrate import upgrade
+    from tests.api.conftest import OPERATOR
+    from tests.services import postgres_database
+
+    with postgres_database() as url:
+        services = build_services(Settings(database_url=url, access_log=False), engine=engine)
+        assert services.database is not None
+        upgrade(services.database)
+        client = AsgiClient(create_app(services=services))
+        try:
+            key = services.keys.issue(OPERATOR, "acme", ["send", "admin"]).secret
+            assert client.get("/readyz").json()["checks"]["database"] == "ok"
+            r = client.post("/v1/screen", json={**MESSAGE, "body": PHISH}, headers=Keys.header(key))
+            assert r.status_code == 200
+            assert r.json()["verdict"] == "block"
+            key_id = key.split("_")[1]
+            assert client.delete(f"/v1/keys/{key_id}", headers=Keys.header(key)).status_code == 200
+            assert (
+                client.post("/v1/screen", json=MESSAGE, headers=Keys.header(key)).status_code == 401
+            )
+        finally:
+            client.close()
+            services.close()

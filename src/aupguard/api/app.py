@@ -18,7 +18,7 @@ from aupguard.api.logs import configure_logging
 from aupguard.api.middleware import RequestContext
 from aupguard.api.openapi import build_openapi
 from aupguard.api.routes import ROUTERS
-from aupguard.api.routing import Router
+from aupguard.api.routing import Router, build_routes
 from aupguard.api.services import Services, build_services
 from aupguard.config import Settings
 
@@ -63,8 +63,7 @@ def create_app(
         return Response(document, media_type="application/json")
 
     routes: list[BaseRoute] = [Route("/openapi.json", openapi, methods=["GET"], name="openapi")]
-    for router in routers:
-        routes.extend(router.starlette_routes())
+    routes.extend(build_routes(routers))
 
     @asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:

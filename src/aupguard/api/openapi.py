@@ -69,10 +69,25 @@ class _Schemas:
         return schema
 
     def _add(self, name: str, schema: dict[str, Any]) -> None:
+        _json_strings(schema)
         known = self.components.get(name)
         if known is not None and known != schema:
             raise ValueError(f"two different schemas are named {name!r}")
         self.components[name] = schema
+
+
+def _json_strings(schema: Any) -> None:
+    """Bytes fields travel in JSON as UTF-8 strings (pydantic's default): say so,
+    instead of OpenAPI's ``format: binary`` that JSON bodies cannot carry."""
+    if isinstance(schema, dict):
+        if schema.get("format") == "binary" and schema.get("type") == "string":
+            del schema["format"]
+            schema.setdefault("description", "Bytes, given as a UTF-8 string.")
+        for value in schema.values():
+            _json_strings(value)
+    elif isinstance(schema, list):
+        for item in schema:
+            _json_strings(item)
 
 
 def _operation(op: Operation, schemas: _Schemas) -> dict[str, Any]:

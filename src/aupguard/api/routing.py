@@ -23,7 +23,7 @@ the service layer on `call.actor`, not here.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -38,7 +38,15 @@ from aupguard.actors import Actor
 from aupguard.api.errors import ApiError, error_response, from_exception, validation_error
 from aupguard.api.services import Services
 
-__all__ = ["Call", "Operation", "QueryParam", "Router", "created", "json_response"]
+__all__ = [
+    "Call",
+    "Operation",
+    "QueryParam",
+    "Router",
+    "build_routes",
+    "created",
+    "json_response",
+]
 
 log = logging.getLogger("aupguard.api")
 
@@ -113,6 +121,14 @@ class Call:
             raise RuntimeError("this endpoint was declared with auth=False")
         return self._actor
 
+    @property
+    def request_id(self) -> str | None:
+        found = self.request.scope.get("state", {}).get("request_id")
+        return str(found) if found is not None else None
+
+    def header(self, name: str) -> str | None:
+        return self.request.headers.get(name)
+
     def path(self, name: str) -> str:
         return str(self.request.path_params[name])
 
@@ -181,11 +197,39 @@ class Router:
     def delete(self, path: str, **kw: Any) -> Callable[[Handler], Handler]:
         return self.route("DELETE", path, **kw)
 
-    def starlette_routes(self) -> list[Route]:
-        return [
-            Route(op.path, _endpoint(op), methods=[op.method], name=op.name)
-            for op in self.operations
-        ]
+
+def build_routes(routers: Iterable[Router]) -> list[Route]:
+    """One route per path for all the routers' operations, so that a method the path
+    does not take is answered 405 with every method it does take in `Allow`."""
+    by_path: dict[str, dict[str, Callable[[Request], Awaitable[Response]]]] = {}
+    names: dict[str, list[str]] = {}
+    for router in routers:
+        for op in router.operations:
+            methods = by_path.setdefault(op.path, {})
+            if op.method in methods:
+                raise ValueError(f"two endpoints for {op.method} {op.path}")
+            methods[op.method] = _endpoint(op)
+            names.setdefault(op.path, []).append(op.name)
+    routes = []
+    for path, methods in by_path.items():
+        if "GET" in methods:
+            methods.setdefault("HEAD", methods["GET"])
+        routes.append(
+            Route(path, _dispatch(methods), methods=list(methods), name="|".join(names[path]))
+        )
+    return routes
+
+
+def _dispatch(
+    methods: dict[str, Callable[[Request], Awaitable[Response]]],
+) -> Callable[[Request], Awaitable[Response]]:
+    if len(methods) == 1:
+        return next(iter(methods.values()))
+
+    async def dispatch(request: Request) -> Response:
+        return await methods[request.method](request)
+
+    return dispatch
 
 
 # -- what every endpoint does before its handler ----------------------------------------
