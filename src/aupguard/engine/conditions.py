@@ -58,6 +58,7 @@ _OPERATORS: dict[str, frozenset[ValueType]] = {
     "exists": frozenset(ValueType),
 }
 _SUBJECTS = ("all", "any", "not", "lexicon", "detector", "event", "state")
+_MISSING = object()
 
 
 class CompileError(Exception):
@@ -316,7 +317,12 @@ class ConditionCompiler:
         if missing:
             kinds = ", ".join(sorted(k.value for k in missing))
             raise CompileError(line, f"detector {name!r} does not apply to {kinds} events")
-        getter: Getter = lambda c: c.get(name)  # noqa: E731
+        missing = _MISSING
+
+        def getter(c: Context) -> Any:
+            value = c.memo.get(name, missing)
+            return c.compute(spec) if value is missing else value
+
         fn = self._compare(f"detector {name!r}", _Typed(spec.output), getter, ops, line)
         triggers = frozenset({spec.gate_lexicon}) if spec.gate else None
         return CompiledCondition(fn, (Source("detector", name),), spec.cost, triggers)
