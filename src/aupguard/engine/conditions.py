@@ -313,13 +313,12 @@ class ConditionCompiler:
         spec = self.detectors.get(name) if isinstance(name, str) else None
         if spec is None:
             raise CompileError(line, f"unknown detector {name!r}")
-        missing = set(rule.events) - spec.events
-        if missing:
-            kinds = ", ".join(sorted(k.value for k in missing))
+        unsupported = set(rule.events) - spec.events
+        if unsupported:
+            kinds = ", ".join(sorted(k.value for k in unsupported))
             raise CompileError(line, f"detector {name!r} does not apply to {kinds} events")
-        missing = _MISSING
 
-        def getter(c: Context) -> Any:
+        def getter(c: Context, missing: object = _MISSING) -> Any:
             value = c.memo.get(name, missing)
             return c.compute(spec) if value is missing else value
 
