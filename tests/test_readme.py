@@ -15,7 +15,7 @@ def test_library_example_runs() -> None:
     assert blocks, "the README has a Python example"
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
-        exec(compile(blocks[0], "README.md", "exec"), {})  # noqa: S102 - our own documentation
+        exec(compile(blocks[0], "README.md", "exec"), {})
     printed = out.getvalue()
     assert "Verdict.BLOCK" in printed or "block" in printed
     assert "21610" in printed
