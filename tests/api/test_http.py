@@ -487,3 +487,14 @@ def test_the_api_on_postgresql(engine: Engine) -> None:
         finally:
             client.close()
             services.close()
+
+
+def test_unknown_and_malformed_query_parameters_are_422(client: AsgiClient, keys: Keys) -> None:
+    unknown = client.post("/v1/screen?dry=1", json=MESSAGE, headers=keys.header(keys.acme_send))
+    assert unknown.status_code == 422
+    assert error_of(unknown)["fields"] == [
+        {"field": "dry", "code": "unknown_field", "message": "Unknown query parameter"}
+    ]
+    bad = client.get("/v1/keys?tenant=a%20b", headers=keys.header(keys.staff_admin))
+    assert bad.status_code == 422
+    assert error_of(bad)["fields"][0]["field"] == "tenant"

@@ -23,6 +23,7 @@ the service layer on `call.actor`, not here.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -297,6 +298,35 @@ async def read_body(request: Request, op: Operation, services: Services) -> byte
     return b"".join(chunks)
 
 
+def check_query(request: Request, op: Operation) -> None:
+    """422 naming each query parameter that is unknown, missing or malformed."""
+    fields = []
+    params = request.query_params
+    for name in params:
+        if name not in op.query:
+            fields.append(
+                {"field": name, "code": "unknown_field", "message": "Unknown query parameter"}
+            )
+    for name, spec in op.query.items():
+        values = params.getlist(name)
+        if not values:
+            if spec.required:
+                fields.append({"field": name, "code": "missing", "message": "Field required"})
+            continue
+        if len(values) > 1:
+            fields.append(
+                {"field": name, "code": "repeated", "message": "Give this parameter once"}
+            )
+        value = values[0]
+        if len(value) > spec.max_length or (spec.pattern and not re.fullmatch(spec.pattern, value)):
+            fields.append({"field": name, "code": "invalid", "message": "Malformed value"})
+    if fields:
+        names = ", ".join(repr(f["field"]) for f in fields)
+        raise ApiError(
+            422, "validation_failed", f"The query has invalid parameters: {names}.", fields
+        )
+
+
 def _endpoint(op: Operation) -> Callable[[Request], Awaitable[Response]]:
     adapter = op.adapter
     handler = op.handler
@@ -310,6 +340,8 @@ def _endpoint(op: Operation) -> Callable[[Request], Awaitable[Response]]:
             if op.auth:
                 actor = await authenticate(request, services)
                 state["actor"] = actor.id
+            if request.scope["query_string"] or op.query:
+                check_query(request, op)
             body = None
             if adapter is not None:
                 raw = await read_body(request, op, services)
