@@ -214,7 +214,6 @@ def check_chain(
     public = leaf.public_key()
     if not isinstance(public, ec.EllipticCurvePublicKey) or public.curve.name != "secp256r1":
         raise ShakenError(Reason.KEY_TYPE, "the certificate's key is not an EC P-256 key")
-    tnauth = _tnauth(leaf)
     intermediates = certs[1:]
     chain = [leaf]
     current = leaf
@@ -224,7 +223,7 @@ def check_chain(
             if _issued_by(current, root):
                 _valid_at(root, now)
                 chain.append(root)
-                return chain, tnauth
+                return chain, _tnauth(leaf)
         nxt = next(
             (
                 c
