@@ -152,6 +152,7 @@ def test_a_number_verified_by_one_account_cannot_be_verified_by_another(
         )
     with pytest.raises(RegistrationError, match="another account"):
         start_verification(registry, "globex", "+12025550143", T0)
+    assert registry.list("globex") == []  # a refused step writes nothing
 
 
 def test_evidence_rules(registry: SenderRegistry) -> None:

@@ -4,6 +4,7 @@ precise failure reason (never an exception) for every kind of bad input."""
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 from datetime import timedelta
 from pathlib import Path
@@ -18,6 +19,7 @@ from hypothesis import strategies as st
 from aupguard.identity.certs import CertificateCache, Revocations, TrustStore
 from aupguard.identity.passport import (
     Reason,
+    ShakenError,
     canonical_json,
     identity_header,
     parse_identity_header,
@@ -128,7 +130,7 @@ def test_reference_passport_is_rejected_for_string_orig_and_dest(pki: RefPKI, re
 
 
 def x5u_of(token: str) -> str:
-    head = json.loads(base64.urlsafe_b64decode(token.split(".")[0] + "=="))
+    head = json.loads(base64.urlsafe_b64decode(token.split(".", maxsplit=1)[0] + "=="))
     return str(head["x5u"])
 
 
@@ -445,10 +447,9 @@ def test_fuzz_identity_parameters(name: str, value: str, prefix: str) -> None:
     text = f"{prefix};{name}={value};info=<https://x.example/a.pem>"
     try:
         parsed = parse_identity_header(text)
-    except Exception as exc:  # only the documented failure
-        assert type(exc).__name__ == "ShakenError"
-    else:
-        assert parsed.info
+    except ShakenError:
+        return
+    assert parsed.info
 
 
 @given(
@@ -470,10 +471,8 @@ def test_tnauthlist_round_trip(
 
 @given(st.binary(max_size=200))
 def test_tnauthlist_decoder_raises_only_its_error(raw: bytes) -> None:
-    try:
+    with contextlib.suppress(TNAuthListError):
         decode(raw)
-    except TNAuthListError:
-        pass
 
 
 def test_tnauthlist_der_examples() -> None:

@@ -249,10 +249,13 @@ def _parameters(rest: str) -> dict[str, str]:
     return params
 
 
+_B64URL = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
+
+
 def _b64url(segment: str, what: str) -> bytes:
     if not segment:
         raise ShakenError(Reason.JWS_MALFORMED, f"the {what} is empty")
-    if not segment.isascii() or any(not (ch.isalnum() or ch in "-_") for ch in segment):
+    if not _B64URL.issuperset(segment):
         raise ShakenError(Reason.NOT_BASE64URL, f"the {what} has characters outside base64url")
     if len(segment) % 4 == 1:
         raise ShakenError(Reason.NOT_BASE64URL, f"the {what} has an impossible length (truncated?)")

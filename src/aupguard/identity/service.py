@@ -143,13 +143,13 @@ def start_verification(
 
     Only a salted hash is stored. The code expires after 10 minutes and allows 5 tries.
     """
-    record = register_sender(registry, tenant, sender, now, region=region)
-    if not record.sender.startswith("+"):
+    normal = _normal(sender, region)
+    if not normal.startswith("+"):
         raise RegistrationError(
-            "sender", f"{record.sender} is not a telephone number: codes go to numbers only"
+            "sender", f"{normal} is not a telephone number: codes go to numbers only"
         )
-    if registry.verified_elsewhere(tenant, record.sender):
-        raise RegistrationError("sender", f"{record.sender} is verified by another account")
+    _not_taken(registry, tenant, normal)
+    record = register_sender(registry, tenant, normal, now)
     code = f"{secrets.randbelow(1_000_000):06d}"
     salt = secrets.token_hex(16)
     challenge = Challenge(
@@ -212,16 +212,22 @@ def record_evidence(
         )
     if kind in _NEEDS_REFERENCE and not (reference and reference.strip()):
         raise RegistrationError("reference", f"{kind.value} evidence needs a reference")
+    _not_taken(registry, tenant, _normal(sender, region))
     record = register_sender(registry, tenant, sender, now, region=region)
     evidence = SenderEvidence(kind=kind, reference=reference, at=now, by=by)
     return _add_evidence(registry, record, evidence, now)
 
 
+def _not_taken(registry: SenderRegistry, tenant: str, normal: str) -> None:
+    """Refuse, before anything is written, a sender another account has verified."""
+    if registry.verified_elsewhere(tenant, normal):
+        raise RegistrationError("sender", f"{normal} is verified by another account")
+
+
 def _add_evidence(
     registry: SenderRegistry, record: SenderRecord, evidence: SenderEvidence, now: datetime
 ) -> SenderRecord:
-    if registry.verified_elsewhere(record.tenant, record.sender):
-        raise RegistrationError("sender", f"{record.sender} is verified by another account")
+    _not_taken(registry, record.tenant, record.sender)
     updated = record.model_copy(
         update={
             "evidence": (*record.evidence, evidence),
