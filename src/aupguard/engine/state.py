@@ -42,6 +42,11 @@ class AccountState(BaseModel):
     capabilities: frozenset[str] = frozenset()
     plan: str = "default"
     strikes: int = 0
+    dispatchable_address: bool = True
+    """False when the identity registry knows the account has no dispatchable address
+    registered for emergency calls (True: nothing known against it)."""
+    allowed_regions: frozenset[str] | None = None
+    """Geo-permissions: destination regions the account enabled (None: no restriction)."""
 
 
 class SenderState(BaseModel):
@@ -53,6 +58,12 @@ class SenderState(BaseModel):
     verified: bool = True
     owner_matches: bool = True
     person_to_person: bool = False
+    brands: frozenset[str] = frozenset()
+    """Brands (keys of the pack's `brands` dataset) the sender is verified for."""
+    verstat: Literal["", "TN-Validation-Passed", "TN-Validation-Failed", "No-TN-Validation"] = ""
+    """STIR/SHAKEN result for an inbound call's Identity header ("" when not checked)."""
+    verstat_reason: str = ""
+    attestation: Literal["", "A", "B", "C"] = ""
 
 
 class RecipientState(BaseModel):

@@ -26,6 +26,8 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any, Literal, Protocol
 
+from pydantic import BaseModel
+
 from aupguard.engine.decision import Action, Decision, Evidence, Mode, RuleHit, Severity, Verdict
 from aupguard.engine.events import AnyEvent
 from aupguard.engine.facade import Engine
@@ -86,7 +88,7 @@ class Screener:
         closed: list[StateSource] = []
         for source in self.sources:
             try:
-                parts.update(source.read(event, now))
+                _merge(parts, source.read(event, now))
             except Exception as exc:  # a dependency is down: apply its declared mode
                 reason = f"{source.name}: {type(exc).__name__}: {exc}"[:300]
                 if source.fail_mode == "closed":
@@ -108,6 +110,18 @@ class Screener:
         if degraded:
             decision.degraded = (*decision.degraded, *degraded)
         return decision
+
+
+def _merge(parts: dict[str, Any], new: dict[str, Any]) -> None:
+    """Add a source's parts: sub-models and signals given by several sources are merged
+    field by field (a later source wins for the same field), not replaced whole."""
+    for key, given in new.items():
+        value = given.model_dump(exclude_unset=True) if isinstance(given, BaseModel) else given
+        previous = parts.get(key)
+        if isinstance(previous, dict) and isinstance(value, dict):
+            parts[key] = {**previous, **value}
+        else:
+            parts[key] = value
 
 
 def _fail_closed(decision: Decision, sources: list[StateSource]) -> Decision:
