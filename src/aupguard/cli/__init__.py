@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from aupguard.cli import db, demo, policy, screen
+from aupguard.cli import db, demo, eval, feeds, policy, screen
 from aupguard.cli.app import app
 
-__all__ = ["app", "db", "demo", "main", "policy", "screen"]
+__all__ = ["app", "db", "demo", "eval", "feeds", "main", "policy", "screen"]
 
 
 def main() -> None:
