@@ -18,20 +18,23 @@ and the pack decides what a high score with low confidence means.
 
 from __future__ import annotations
 
+import heapq
 import json
 import math
 from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
+from itertools import repeat
 from pathlib import Path
 from typing import Any
 
-from aupguard.content.features import features, prepare, words
+from aupguard.content.features import lexical_features, prepare, trigrams, words
 
 __all__ = ["FORMAT", "MODEL_PATH", "Model", "Score", "default_model", "load_model"]
 
 FORMAT = "aupguard-linear-v1"
 MODEL_PATH = "model/spam-model.json"
+_ZEROS = repeat(0.0)
 _MIN_WORDS = 3
 """Fewer words than this scale the confidence down: 'ok' is no evidence either way."""
 
@@ -86,15 +89,13 @@ class Model:
             "vocabulary": sorted(self.vocabulary),
         }
 
-    def margin(self, prepared: str) -> tuple[float, set[str], set[str]]:
-        grams, lexical = features(prepared)
+    def margin(self, grams: set[str], lexical: set[str]) -> float:
         total = len(grams) + len(lexical)
         if not total:
-            return self.bias, grams, lexical
+            return self.bias
         chars, lex = self.chars, self.lexical
-        s = sum(map(chars.__getitem__, chars.keys() & grams))
-        s += sum(map(lex.__getitem__, lex.keys() & lexical))
-        return s / math.sqrt(total) + self.bias, grams, lexical
+        s = sum(map(chars.get, grams, _ZEROS)) + sum(map(lex.get, lexical, _ZEROS))
+        return s / math.sqrt(total) + self.bias
 
     def probability(self, margin: float) -> float:
         z = self.platt_a * margin + self.platt_b
@@ -103,30 +104,40 @@ class Model:
             return e / (1.0 + e)
         return 1.0 / (1.0 + math.exp(z))
 
-    def confidence(self, text: str, prepared: str) -> float:
-        tokens = [w for w in words(prepared) if len(w) > 1 and w.isalpha()]
+    def confidence(self, text: str, ws: list[str]) -> float:
+        tokens = [w for w in ws if len(w) > 1 and w.isalpha()]
         if not tokens:
             return 0.0
-        known = sum(1 for w in tokens if w in self.vocabulary) / len(tokens)
+        vocabulary = self.vocabulary
+        known = sum(1 for w in tokens if w in vocabulary) / len(tokens)
         latin = 1.0 if text.isascii() else _latin_share(text)
         return known * latin * min(1.0, len(tokens) / _MIN_WORDS)
+
+    def margin_of(self, text: str) -> float:
+        """The raw linear score of a normalised text (no confidence, no explanation)."""
+        prepared = prepare(text)
+        return self.margin(trigrams(prepared), lexical_features(words(prepared)))
 
     def score(self, text: str, explain: int = 0) -> Score:
         """Score a normalised text (the engine's ``text`` view)."""
         prepared = prepare(text)
-        margin, grams, lexical = self.margin(prepared)
+        ws = words(prepared)
+        grams, lexical = trigrams(prepared), lexical_features(ws)
+        margin = self.margin(grams, lexical)
         top: tuple[tuple[str, float], ...] = ()
         if explain:
             top = self.explain(grams, lexical, explain)
-        return Score(self.probability(margin), self.confidence(text, prepared), margin, top)
+        return Score(self.probability(margin), self.confidence(text, ws), margin, top)
 
     def explain(self, grams: set[str], lexical: set[str], n: int) -> tuple[tuple[str, float], ...]:
         norm = math.sqrt(len(grams) + len(lexical)) or 1.0
-        parts = [(f'word "{w}"', self.lexical[w] / norm) for w in lexical if w in self.lexical]
-        parts += [(f'chars "{g.strip()}"', self.chars[g] / norm) for g in grams if g in self.chars]
-        parts = [p for p in parts if p[1] > 0]
-        parts.sort(key=lambda p: (-p[1], p[0]))
-        return tuple((label, round(value, 4)) for label, value in parts[:n])
+        chars, lex = self.chars, self.lexical
+        best_words = heapq.nlargest(n, zip(map(lex.get, lexical, _ZEROS), lexical, strict=False))
+        best_chars = heapq.nlargest(n, zip(map(chars.get, grams, _ZEROS), grams, strict=False))
+        merged = [(w, f'word "{k}"') for w, k in best_words if w > 0]
+        merged += [(w, f'chars "{k.strip()}"') for w, k in best_chars if w > 0]
+        merged.sort(key=lambda p: (-p[0], p[1]))
+        return tuple((label, round(value / norm, 4)) for value, label in merged[:n])
 
 
 def _latin_share(text: str) -> float:

@@ -25,9 +25,11 @@ do better there.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from itertools import pairwise
+from operator import itemgetter
 
-__all__ = ["Features", "features", "prepare", "tagged", "words"]
+__all__ = ["Features", "features", "lexical_features", "prepare", "tagged", "trigrams", "words"]
 
 Features = tuple[set[str], set[str]]
 """(character trigrams, words and word pairs) of one text."""
@@ -53,13 +55,36 @@ def words(prepared: str) -> list[str]:
     return prepared.translate(_PUNCT_STR).split()
 
 
-def features(prepared: str) -> Features:
-    """The distinct features of a prepared text (see the module documentation)."""
-    grams = {prepared[i : i + 3] for i in range(len(prepared) - 2)}
-    ws = words(prepared)
+_GETTER_MAX = 1024
+_GETTERS: dict[int, Callable[[str], tuple[str, ...] | str]] = {}
+
+
+def trigrams(prepared: str) -> set[str]:
+    """The distinct character trigrams of a prepared text."""
+    size = len(prepared)
+    if size < 3:
+        return set()
+    if size > _GETTER_MAX:
+        return {prepared[i : i + 3] for i in range(size - 2)}
+    getter = _GETTERS.get(size)
+    if getter is None:
+        # one C call slices every trigram: half the cost of a comprehension
+        getter = itemgetter(*[slice(i, i + 3) for i in range(size - 2)])
+        _GETTERS[size] = getter
+    found = getter(prepared)
+    return set(found) if isinstance(found, tuple) else {found}
+
+
+def lexical_features(ws: list[str]) -> set[str]:
+    """Words and pairs of neighbouring words."""
     lexical = set(ws)
     lexical.update([f"{a} {b}" for a, b in pairwise(ws)])
-    return grams, lexical
+    return lexical
+
+
+def features(prepared: str) -> Features:
+    """The distinct features of a prepared text (see the module documentation)."""
+    return trigrams(prepared), lexical_features(words(prepared))
 
 
 def tagged(prepared: str) -> list[str]:

@@ -13,22 +13,28 @@ from the message.
 
 from __future__ import annotations
 
-from aupguard.content.classifier import Score, default_model
+from aupguard.content.classifier import default_model
+from aupguard.content.features import lexical_features, prepare, trigrams, words
 from aupguard.engine.context import Context
 from aupguard.engine.decision import Evidence
 from aupguard.engine.registry import ValueType, detector, explainer
 
-__all__ = ["classify"]
+__all__ = ["explain_spam", "spam_confidence", "spam_score"]
 
 _TOP = 5
 
 
-def classify(ctx: Context) -> Score:
-    """The classifier's score for this message (computed once per message)."""
-    cached: Score | None = ctx.memo.get("content._spam")
+_Features = tuple[list[str], set[str], set[str]]
+
+
+def _features(ctx: Context) -> _Features:
+    """(words, trigrams, words and pairs) of the message, computed once."""
+    cached: _Features | None = ctx.memo.get("content._features")
     if cached is None:
-        cached = default_model().score(ctx.text)
-        ctx.memo["content._spam"] = cached
+        prepared = prepare(ctx.text)
+        ws = words(prepared)
+        cached = (ws, trigrams(prepared), lexical_features(ws))
+        ctx.memo["content._features"] = cached
     return cached
 
 
@@ -37,23 +43,30 @@ def spam_score(ctx: Context) -> float:
     """Probability (0..1) that the message is spam or smishing, from the linear classifier."""
     if not ctx.text:
         return 0.0
-    return round(classify(ctx).probability, 4)
+    model = default_model()
+    _, grams, lexical = _features(ctx)
+    return round(model.probability(model.margin(grams, lexical)), 4)
 
 
-@detector("content.spam_confidence", output=ValueType.NUMBER, cost=3, score=True)
+@detector("content.spam_confidence", output=ValueType.NUMBER, cost=4, score=True)
 def spam_confidence(ctx: Context) -> float:
-    """How much of the message the classifier knows (0..1): low out of its domain."""
+    """How much of the message the classifier knows (0..1): low out of its domain.
+
+    Costlier than the score on purpose: rules test the score first, so most
+    messages never need this."""
     if not ctx.text:
         return 0.0
-    return round(classify(ctx).confidence, 4)
+    return round(default_model().confidence(ctx.text, _features(ctx)[0]), 4)
 
 
-@explainer("content.spam_score", "content.spam_confidence")
+@explainer("content.spam_score")
 def explain_spam(ctx: Context) -> list[Evidence]:
-    scored = default_model().score(ctx.text, explain=_TOP)
+    _, grams, lexical = _features(ctx)
+    top = default_model().explain(grams, lexical, _TOP)
     head = Evidence(
         "content.spam_score",
-        f"spam probability {scored.probability:.3f}, confidence {scored.confidence:.2f}",
+        f"spam probability {ctx.get('content.spam_score'):.3f}, "
+        f"confidence {ctx.get('content.spam_confidence'):.2f}",
         "",
     )
-    return [head, *(Evidence("content.spam_score", label, "") for label, _ in scored.top)]
+    return [head, *(Evidence("content.spam_score", label, "") for label, _ in top)]
