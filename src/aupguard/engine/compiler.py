@@ -104,17 +104,18 @@ class CompiledRule:
         if self.retry_after is not None:
             value = self.retry_after(ctx)
             retry = max(0.0, float(value)) if value is not None else None
+        sources = self.sources
         return RuleHit(
-            rule=self.id,
-            title=self.title,
-            action=self.action,
-            clauses=self.clauses,
-            severity=self.severity,
-            mode=self.mode,
-            evidence=gather_evidence(ctx, self.sources),
+            self.id,
+            self.title,
+            self.action,
+            self.clauses,
+            self.severity,
+            self.mode,
             retry_after=retry,
             code=self.code,
             tags=self.tags,
+            pending=lambda: gather_evidence(ctx, sources),
         )
 
 

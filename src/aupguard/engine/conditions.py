@@ -58,6 +58,7 @@ _OPERATORS: dict[str, frozenset[ValueType]] = {
     "exists": frozenset(ValueType),
 }
 _SUBJECTS = ("all", "any", "not", "lexicon", "detector", "event", "state")
+_MISSING = object()
 
 
 class CompileError(Exception):
@@ -312,11 +313,15 @@ class ConditionCompiler:
         spec = self.detectors.get(name) if isinstance(name, str) else None
         if spec is None:
             raise CompileError(line, f"unknown detector {name!r}")
-        missing = set(rule.events) - spec.events
-        if missing:
-            kinds = ", ".join(sorted(k.value for k in missing))
+        unsupported = set(rule.events) - spec.events
+        if unsupported:
+            kinds = ", ".join(sorted(k.value for k in unsupported))
             raise CompileError(line, f"detector {name!r} does not apply to {kinds} events")
-        getter: Getter = lambda c: c.get(name)  # noqa: E731
+
+        def getter(c: Context, missing: object = _MISSING) -> Any:
+            value = c.memo.get(name, missing)
+            return c.compute(spec) if value is missing else value
+
         fn = self._compare(f"detector {name!r}", _Typed(spec.output), getter, ops, line)
         triggers = frozenset({spec.gate_lexicon}) if spec.gate else None
         return CompiledCondition(fn, (Source("detector", name),), spec.cost, triggers)

@@ -15,6 +15,7 @@ from aupguard.engine.state import State
 
 if TYPE_CHECKING:
     from aupguard.engine.compiler import CompiledPack
+    from aupguard.engine.registry import DetectorSpec
 
 __all__ = ["Context"]
 
@@ -71,12 +72,15 @@ class Context:
         value = self.memo.get(name, _MISSING)
         if value is not _MISSING:
             return value
-        spec = self.pack.detectors[name]
+        return self.compute(self.pack.detectors[name])
+
+    def compute(self, spec: DetectorSpec) -> Any:
+        """Run a detector (its gate permitting) and remember the value."""
         if spec.gate is not None and spec.gate_lexicon not in self.lexicons:
             value = spec.default
         else:
             value = spec.fn(self)
-        self.memo[name] = value
+        self.memo[spec.name] = value
         return value
 
     def data(self, name: str) -> Any:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -73,18 +73,65 @@ class Evidence:
         }
 
 
-@dataclass(frozen=True, slots=True)
 class RuleHit:
-    rule: str
-    title: str
-    action: Action
-    clauses: tuple[str, ...]
-    severity: Severity
-    mode: Mode
-    evidence: tuple[Evidence, ...] = ()
-    retry_after: float | None = None
-    code: int | None = None
-    tags: tuple[str, ...] = ()
+    """One rule that fired: what it does, the clauses it enforces, and its evidence.
+
+    Evidence may be located lazily: the engine hands over a function that finds
+    it (in the raw text, which is slower than deciding), and `evidence` runs it
+    on first access - a caller that only needs the verdict never pays for it.
+    Treat a RuleHit as read-only.
+    """
+
+    __slots__ = (
+        "_evidence",
+        "_pending",
+        "action",
+        "clauses",
+        "code",
+        "mode",
+        "retry_after",
+        "rule",
+        "severity",
+        "tags",
+        "title",
+    )
+
+    def __init__(
+        self,
+        rule: str,
+        title: str,
+        action: Action,
+        clauses: tuple[str, ...],
+        severity: Severity,
+        mode: Mode,
+        evidence: tuple[Evidence, ...] = (),
+        retry_after: float | None = None,
+        code: int | None = None,
+        tags: tuple[str, ...] = (),
+        pending: Callable[[], tuple[Evidence, ...]] | None = None,
+    ) -> None:
+        self.rule = rule
+        self.title = title
+        self.action = action
+        self.clauses = clauses
+        self.severity = severity
+        self.mode = mode
+        self.retry_after = retry_after
+        self.code = code
+        self.tags = tags
+        self._evidence = evidence
+        self._pending = pending
+
+    @property
+    def evidence(self) -> tuple[Evidence, ...]:
+        pending = self._pending
+        if pending is not None:
+            self._evidence = (*self._evidence, *pending())
+            self._pending = None
+        return self._evidence
+
+    def __repr__(self) -> str:
+        return f"RuleHit({self.rule!r}, {self.action.value}, clauses={self.clauses})"
 
     def to_dict(self) -> dict[str, Any]:
         return {
