@@ -254,10 +254,18 @@ def find_links(text: str) -> list[Link]:
     return links
 
 
+def _deobfuscated(ctx: Context) -> tuple[str, bool]:
+    cached: tuple[str, bool] | None = ctx.memo.get("urls._text")
+    if cached is None:
+        cached = deobfuscate(ctx.text)
+        ctx.memo["urls._text"] = cached
+    return cached
+
+
 def _links(ctx: Context) -> tuple[list[Link], bool]:
     cached: tuple[list[Link], bool] | None = ctx.memo.get("urls._links")
     if cached is None:
-        text, obfuscated = deobfuscate(ctx.text)
+        text, obfuscated = _deobfuscated(ctx)
         cached = (find_links(text), obfuscated)
         ctx.memo["urls._links"] = cached
     return cached
@@ -326,7 +334,7 @@ def unscannable_reasons(text: str) -> list[str]:
 @detector("urls.unscannable", output=ValueType.LABELS, cost=2, gate=r"(?:https?|hxxps?)://")
 def unscannable(ctx: Context) -> frozenset[str]:
     """Links whose scheme is written but whose host cannot be read, with the reason."""
-    text, _ = deobfuscate(ctx.text)
+    text, _ = _deobfuscated(ctx)
     found = frozenset(unscannable_reasons(text))
     for reason in sorted(found):
         ctx.add_evidence("urls.unscannable", Evidence("urls.unscannable", reason, "body"))
