@@ -136,9 +136,10 @@ def train(sources: Sequence[tuple[Path, float]]) -> Model:
     probabilities = 1 / (1 + np.exp(a * margins + b))
 
     sms_ham = np.sort(margins[(g == 0) & ~y])
+    # just above the highest ham score that must stay below the threshold
     operating = float(sms_ham[-(ALLOWED_CV_FALSE_POSITIVES + 1)])
     thresholds = {
-        "threshold": round(float(1 / (1 + np.exp(a * operating + b))), 4),
+        "threshold": math.ceil(float(1 / (1 + np.exp(a * operating + b))) * 1e4 + 1e-9) / 1e4,
         "threshold_high": round(float(1 / (1 + np.exp(a * HIGH_MARGIN + b))), 4),
     }
     cv = _cv_table(probabilities, y, g, [p.name for p, _ in sources], thresholds.values())
@@ -191,13 +192,19 @@ def write_model(model: Model, out: Path) -> None:
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sms", type=Path, default=DEFAULT_SMS)
-    parser.add_argument("--written", type=Path, default=DEFAULT_WRITTEN)
+    parser.add_argument(
+        "--written",
+        type=Path,
+        action="append",
+        help="written examples (repeat for several files; default: data/corpus/written-train.tsv)",
+    )
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
     args = parser.parse_args(argv)
-    for path in (args.sms, args.written):
+    written = args.written or [DEFAULT_WRITTEN]
+    for path in (args.sms, *written):
         if not path.is_file():
             raise SystemExit(f"{path}: no such file")
-    model = train([(args.sms, 1.0), (args.written, WRITTEN_WEIGHT)])
+    model = train([(args.sms, 1.0), *((w, WRITTEN_WEIGHT) for w in written)])
     write_model(model, args.out)
     print(json.dumps(model.info["cross_validation"], indent=1))
     print("recommended:", json.dumps(model.info["recommended"]))
