@@ -3,12 +3,12 @@ marketing (W6 P10) and brand impersonation through links (O1 P22 W7)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, RootModel
 
-from aupguard.detectors.urls import URL_GATE, Link, _links, registrable_domain
+from aupguard.detectors.urls import URL_GATE, Link, links_of, registrable_domain
 from aupguard.engine.context import Context
 from aupguard.engine.decision import Evidence
 from aupguard.engine.events import OutboundMessage
@@ -113,6 +113,8 @@ class BrandIndex:
     """one-deletion variants of lookalike strings of 5+ characters -> brand"""
     long: tuple[tuple[str, str], ...]
     """(string, brand) of 6+ characters, for brand names run into other words"""
+    seen: dict[str, tuple[str, str] | None] = field(default_factory=dict, compare=False)
+    """host -> lookalike verdict, filled as hosts are met (bounded)"""
 
     def mentioned(self, text: str) -> frozenset[str]:
         found = self.names.Match(text) if text else None
@@ -264,7 +266,7 @@ def lookalike(ctx: Context) -> frozenset[str]:
     if index is None:
         return frozenset()
     found: dict[str, tuple[Link, str]] = {}
-    for link in _links(ctx)[0]:
+    for link in links_of(ctx):
         if link.ip_host:
             continue
         hit = _cached_lookalike(index, link.host)
@@ -278,17 +280,14 @@ def lookalike(ctx: Context) -> frozenset[str]:
     return frozenset(found)
 
 
-_LOOKALIKE_CACHE: dict[tuple[int, str], tuple[str, str] | None] = {}
-
-
 def _cached_lookalike(index: BrandIndex, host: str) -> tuple[str, str] | None:
-    key = (id(index), host)
-    if key in _LOOKALIKE_CACHE:
-        return _LOOKALIKE_CACHE[key]
+    cache = index.seen
+    if host in cache:
+        return cache[host]
     value = _lookalike(index, host)
-    if len(_LOOKALIKE_CACHE) > 50_000:
-        _LOOKALIKE_CACHE.clear()
-    _LOOKALIKE_CACHE[key] = value
+    if len(cache) > 50_000:
+        cache.clear()
+    cache[host] = value
     return value
 
 
@@ -296,7 +295,7 @@ def _cached_lookalike(index: BrandIndex, host: str) -> tuple[str, str] | None:
 def all_official(ctx: Context) -> bool:
     """The message has links and every one goes to a domain a known brand owns."""
     index = _brand_index(ctx)
-    links = _links(ctx)[0]
+    links = links_of(ctx)
     if index is None or not links:
         return False
     return all(link.domain in index.official for link in links)

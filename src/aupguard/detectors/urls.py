@@ -44,6 +44,7 @@ __all__ = [
     "UrlFeeds",
     "deobfuscate",
     "find_links",
+    "links_of",
     "registrable_domain",
     "unscannable_reasons",
 ]
@@ -269,6 +270,11 @@ def _links(ctx: Context) -> tuple[list[Link], bool]:
         cached = (find_links(text), obfuscated)
         ctx.memo["urls._links"] = cached
     return cached
+
+
+def links_of(ctx: Context) -> list[Link]:
+    """The links of the event's text (found once per event, shared by every link detector)."""
+    return _links(ctx)[0]
 
 
 @detector("urls.count", output=ValueType.NUMBER, cost=2, gate=URL_GATE)
