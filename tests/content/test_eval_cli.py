@@ -67,8 +67,8 @@ def test_eval_tsv_prints_figures_and_writes_a_report(tmp_path: Path) -> None:
 
 def test_eval_csv_with_columns_and_label_mapping(tmp_path: Path) -> None:
     data = tmp_path / "corpus.csv"
-    data.write_text(
-        f'id,kind,message\n1,smishing,"{SPAM2}"\n2,promo,"{SPAM}"\n3,legit,"{HAM}"\n', "utf-8"
+    data.write_text(  # with a byte-order mark, as spreadsheets save it
+        f'kind,id,message\nsmishing,1,"{SPAM2}"\npromo,2,"{SPAM}"\nlegit,3,"{HAM}"\n', "utf-8-sig"
     )
     args = [
         "eval",

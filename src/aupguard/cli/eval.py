@@ -107,7 +107,8 @@ class EvalInputError(ValueError):
 def _labelled_rows(
     path: Path, fmt: str, label_col: str, text_col: str
 ) -> Iterator[tuple[int, str, str]]:
-    with path.open("r", encoding="utf-8", errors="replace", newline="") as stream:
+    # utf-8-sig: spreadsheets save CSV with a byte-order mark before the first column's name
+    with path.open("r", encoding="utf-8-sig", errors="replace", newline="") as stream:
         if fmt == "tsv":
             for number, line in enumerate(stream, 1):
                 stripped = line.rstrip("\r\n")
