@@ -121,3 +121,8 @@ def test_health_terms_are_sensitive_and_held_with_an_identifier(engine: Engine) 
     held = engine.screen(message("Patient DOB 04/05/1980, diagnosed with schizophrenia"))
     assert held.verdict is Verdict.HOLD
     assert "schizophrenia" not in json.dumps(held.to_dict())
+
+
+def test_one_time_codes_are_not_passwords() -> None:
+    assert secrets("Your code to reset your Spotify password is 5582.") == []
+    assert [k for _, _, k, _ in secrets("wifi password: Summer2024!")] == ["password"]

@@ -229,7 +229,10 @@ def secrets(raw: str) -> list[tuple[int, int, str, str]]:
     for name, pattern in _SECRETS:
         for match in find_all(pattern, view):
             start, end = match.span(1)
-            found.append((start, end, name, raw[start:end]))
+            value = raw[start:end]
+            if name == "password" and (len(value) < 6 or not any(c.isalpha() for c in value)):
+                continue  # "your reset code / password is 5582": a one-time code, not a password
+            found.append((start, end, name, value))
     return found
 
 
