@@ -7,7 +7,16 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-BENCHES = ["engine_screen", "pack_load", "http_keys", "http_frameworks", "http_screen", "shaken"]
+BENCHES = [
+    "engine_screen",
+    "pack_load",
+    "http_keys",
+    "http_frameworks",
+    "http_screen",
+    "shaken",
+    "content_engine",
+    "content_eval",
+]
 
 if __name__ == "__main__":
     sys.path.insert(0, str(HERE.parent))

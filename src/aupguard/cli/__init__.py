@@ -2,10 +2,22 @@
 
 from __future__ import annotations
 
-from aupguard.cli import db, demo, identity, keys, policy, screen, serve
+from aupguard.cli import db, demo, eval, feeds, identity, keys, policy, screen, serve
 from aupguard.cli.app import app
 
-__all__ = ["app", "db", "demo", "identity", "keys", "main", "policy", "screen", "serve"]
+__all__ = [
+    "app",
+    "db",
+    "demo",
+    "eval",
+    "feeds",
+    "identity",
+    "keys",
+    "main",
+    "policy",
+    "screen",
+    "serve",
+]
 
 
 def main() -> None:

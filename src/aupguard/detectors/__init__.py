@@ -1,5 +1,5 @@
 """Built-in detectors. Importing this package registers them (see `engine.registry`)."""
 
-from aupguard.detectors import account, content, dlp, numbers, payload, urls
+from aupguard.detectors import account, content, dlp, media, numbers, payload, spam, urls
 
-__all__ = ["account", "content", "dlp", "numbers", "payload", "urls"]
+__all__ = ["account", "content", "dlp", "media", "numbers", "payload", "spam", "urls"]

@@ -17,11 +17,20 @@ _OTA_PREFIXES = ("027000", "027100", "0270", "0b0504", "060504", "050003", "0003
 (port addressing 05 04, concatenation 00 03) sent as text to look like binary SMS."""
 
 
+_MOJIBAKE = frozenset(chr(b) for b in range(0x80, 0xA0) if b not in (0x81, 0x8D, 0x8F, 0x90, 0x9D))
+"""C1 code points that Windows-1252 uses for punctuation (quotes, dashes, the euro sign):
+in a message they are text decoded with the wrong code page, not control characters."""
+
+
 def _controls(raw: str) -> list[int]:
     return [
         i
         for i, ch in enumerate(raw)
-        if ((ord(ch) < 32 or 0x7F <= ord(ch) < 0xA0) and ch not in _ALLOWED_CONTROLS)
+        if (
+            (ord(ch) < 32 or 0x7F <= ord(ch) < 0xA0)
+            and ch not in _ALLOWED_CONTROLS
+            and ch not in _MOJIBAKE
+        )
         or ch in _BIDI_OVERRIDES
     ]
 

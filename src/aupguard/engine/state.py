@@ -86,6 +86,16 @@ class LimitState(BaseModel):
     fail_open: frozenset[str] = frozenset()
 
 
+class MediaState(BaseModel):
+    """Findings of attachment scanners that run before the engine (ClamAV's daemon)."""
+
+    model_config = _FROZEN
+
+    infected: frozenset[str] = frozenset()
+    unscannable: frozenset[str] = frozenset()
+    scanners: frozenset[str] = frozenset()
+
+
 class State(BaseModel):
     model_config = _FROZEN
 
@@ -94,6 +104,7 @@ class State(BaseModel):
     sender: SenderState = SenderState()
     recipient: RecipientState = RecipientState()
     limits: LimitState = LimitState()
+    media: MediaState = MediaState()
     signals: dict[str, float] = Field(default_factory=dict)
     """Numeric signals computed by services (fan-out, probing counts...); missing reads as 0."""
 

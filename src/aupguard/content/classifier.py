@@ -1,0 +1,176 @@
+"""The spam/smishing classifier at run time: a linear model scored directly.
+
+The model is a JSON file of weights (``model/spam-model.json``, built by
+`aupguard.content.train` with a fixed seed from the training data only). No
+pickle, no scikit-learn at run time: scoring a message is a few set and dict
+operations over precomputed weights, a few microseconds for an SMS.
+
+A message's score is ``sum(weight of each distinct feature) / sqrt(number of
+distinct features) + bias`` (the L2-normalised binary vector the model was
+trained on), turned into a probability by the Platt sigmoid fitted on
+cross-validated training scores.
+
+Out-of-domain messages (another script, another language, a text too short
+to judge) are not guessed at: `confidence` says how much of the message the
+model knows (share of Latin letters x share of known words x enough words),
+and the pack decides what a high score with low confidence means.
+"""
+
+from __future__ import annotations
+
+import heapq
+import json
+import math
+from dataclasses import dataclass, field
+from functools import cache
+from importlib import resources
+from itertools import repeat
+from pathlib import Path
+from typing import Any
+
+from aupguard.content.features import lexical_features, prepare, trigrams, words
+
+__all__ = ["FORMAT", "MODEL_PATH", "Model", "Score", "default_model", "load_model"]
+
+FORMAT = "aupguard-linear-v1"
+MODEL_PATH = "model/spam-model.json"
+_ZEROS = repeat(0.0)
+_MIN_WORDS = 3
+"""Fewer words than this scale the confidence down: 'ok' is no evidence either way."""
+
+
+@dataclass(frozen=True, slots=True)
+class Score:
+    probability: float
+    """Estimated probability that the message is spam or smishing (0..1)."""
+    confidence: float
+    """How much of the message the model knows (0..1); low means out of its domain."""
+    margin: float
+    """The raw linear score before calibration."""
+    top: tuple[tuple[str, float], ...] = ()
+    """The features that pushed the score up most (label, contribution), when asked for."""
+
+
+@dataclass(frozen=True)
+class Model:
+    bias: float
+    platt_a: float
+    platt_b: float
+    chars: dict[str, float]
+    lexical: dict[str, float]
+    vocabulary: frozenset[str]
+    info: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Model:
+        if data.get("format") != FORMAT:
+            raise ValueError(f"not an {FORMAT} model (format: {data.get('format')!r})")
+        try:
+            return cls(
+                bias=float(data["bias"]),
+                platt_a=float(data["platt"][0]),
+                platt_b=float(data["platt"][1]),
+                chars={str(k): float(v) for k, v in data["chars"].items()},
+                lexical={str(k): float(v) for k, v in data["words"].items()},
+                vocabulary=frozenset(str(w) for w in data["vocabulary"]),
+                info=dict(data.get("info", {})),
+            )
+        except (KeyError, TypeError, IndexError, ValueError) as exc:
+            raise ValueError(f"malformed model: {exc}") from None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "format": FORMAT,
+            "info": self.info,
+            "bias": self.bias,
+            "platt": [self.platt_a, self.platt_b],
+            "chars": dict(sorted(self.chars.items())),
+            "words": dict(sorted(self.lexical.items())),
+            "vocabulary": sorted(self.vocabulary),
+        }
+
+    def margin(self, grams: set[str], lexical: set[str]) -> float:
+        total = len(grams) + len(lexical)
+        if not total:
+            return self.bias
+        chars, lex = self.chars, self.lexical
+        s = sum(map(chars.get, grams, _ZEROS)) + sum(map(lex.get, lexical, _ZEROS))
+        return s / math.sqrt(total) + self.bias
+
+    def probability(self, margin: float) -> float:
+        z = self.platt_a * margin + self.platt_b
+        if z > 0:  # numerically stable sigmoid
+            e = math.exp(-z)
+            return e / (1.0 + e)
+        return 1.0 / (1.0 + math.exp(z))
+
+    def confidence(self, text: str, ws: list[str]) -> float:
+        tokens = [w for w in ws if len(w) > 1 and w.isalpha()]
+        if not tokens:
+            return 0.0
+        vocabulary = self.vocabulary
+        known = sum(1 for w in tokens if w in vocabulary) / len(tokens)
+        latin = 1.0 if text.isascii() else _latin_share(text)
+        return known * latin * min(1.0, len(tokens) / _MIN_WORDS)
+
+    def margin_of(self, text: str) -> float:
+        """The raw linear score of a normalised text (no confidence, no explanation)."""
+        prepared = prepare(text)
+        return self.margin(trigrams(prepared), lexical_features(words(prepared)))
+
+    def score(self, text: str, explain: int = 0) -> Score:
+        """Score a normalised text (the engine's ``text`` view)."""
+        prepared = prepare(text)
+        ws = words(prepared)
+        grams, lexical = trigrams(prepared), lexical_features(ws)
+        margin = self.margin(grams, lexical)
+        top: tuple[tuple[str, float], ...] = ()
+        if explain:
+            top = self.explain(grams, lexical, explain)
+        return Score(self.probability(margin), self.confidence(text, ws), margin, top)
+
+    def explain(self, grams: set[str], lexical: set[str], n: int) -> tuple[tuple[str, float], ...]:
+        norm = math.sqrt(len(grams) + len(lexical)) or 1.0
+        chars, lex = self.chars, self.lexical
+        best_words = heapq.nlargest(n, zip(map(lex.get, lexical, _ZEROS), lexical, strict=False))
+        best_chars = heapq.nlargest(n, zip(map(chars.get, grams, _ZEROS), grams, strict=False))
+        merged = [(w, f'word "{k}"') for w, k in best_words if w > 0]
+        merged += [(w, f'chars "{k.strip()}"') for w, k in best_chars if w > 0]
+        merged.sort(key=lambda p: (-p[0], p[1]))
+        return tuple((label, round(value / norm, 4)) for value, label in merged[:n])
+
+
+def _latin_share(text: str) -> float:
+    letters = [c for c in text if c.isalpha()]
+    if not letters:
+        return 0.0
+    latin = sum(1 for c in letters if c.isascii() or "LATIN" in _char_name(c))
+    return latin / len(letters)
+
+
+@cache
+def _char_name(ch: str) -> str:
+    import unicodedata
+
+    return unicodedata.name(ch, "")
+
+
+def load_model(path: Path | str | None = None) -> Model:
+    """Load a model file (JSON); by default the one shipped with aupguard."""
+    if path is None:
+        raw = resources.files("aupguard.content").joinpath(MODEL_PATH).read_text("utf-8")
+    else:
+        raw = Path(path).read_text("utf-8")
+    try:
+        data = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"model is not JSON: {exc.msg} at line {exc.lineno}") from None
+    if not isinstance(data, dict):
+        raise ValueError("model is not a JSON object")
+    return Model.from_json(data)
+
+
+@cache
+def default_model() -> Model:
+    """The shipped model, loaded once."""
+    return load_model()

@@ -1,0 +1,72 @@
+"""The spam/smishing classifier as detectors (W4 P15 P16 O1 V5).
+
+`content.spam_score` is the classifier's probability that the message is
+spam or smishing; `content.spam_confidence` how much of the message the model
+knows (low for other scripts and languages, and for texts too short to
+judge). Both are recorded in `Decision.scores`. The pack decides what to do
+with them: the default pack holds a message only when the score is high
+*and* the model is in its domain, and tags (records) a high score it cannot
+trust. Evidence names the features that pushed the score up; digits are
+folded to ``0`` before features are taken, so evidence never carries a number
+from the message.
+"""
+
+from __future__ import annotations
+
+from aupguard.content.classifier import default_model
+from aupguard.content.features import lexical_features, prepare, trigrams, words
+from aupguard.engine.context import Context
+from aupguard.engine.decision import Evidence
+from aupguard.engine.registry import ValueType, detector, explainer
+
+__all__ = ["explain_spam", "spam_confidence", "spam_score"]
+
+_TOP = 5
+
+
+_Features = tuple[list[str], set[str], set[str]]
+
+
+def _features(ctx: Context) -> _Features:
+    """(words, trigrams, words and pairs) of the message, computed once."""
+    cached: _Features | None = ctx.memo.get("content._features")
+    if cached is None:
+        prepared = prepare(ctx.text)
+        ws = words(prepared)
+        cached = (ws, trigrams(prepared), lexical_features(ws))
+        ctx.memo["content._features"] = cached
+    return cached
+
+
+@detector("content.spam_score", output=ValueType.NUMBER, cost=3, score=True)
+def spam_score(ctx: Context) -> float:
+    """Probability (0..1) that the message is spam or smishing, from the linear classifier."""
+    if not ctx.text:
+        return 0.0
+    model = default_model()
+    _, grams, lexical = _features(ctx)
+    return round(model.probability(model.margin(grams, lexical)), 4)
+
+
+@detector("content.spam_confidence", output=ValueType.NUMBER, cost=4, score=True)
+def spam_confidence(ctx: Context) -> float:
+    """How much of the message the classifier knows (0..1): low out of its domain.
+
+    Costlier than the score on purpose: rules test the score first, so most
+    messages never need this."""
+    if not ctx.text:
+        return 0.0
+    return round(default_model().confidence(ctx.text, _features(ctx)[0]), 4)
+
+
+@explainer("content.spam_score")
+def explain_spam(ctx: Context) -> list[Evidence]:
+    _, grams, lexical = _features(ctx)
+    top = default_model().explain(grams, lexical, _TOP)
+    head = Evidence(
+        "content.spam_score",
+        f"spam probability {ctx.get('content.spam_score'):.3f}, "
+        f"confidence {ctx.get('content.spam_confidence'):.2f}",
+        "",
+    )
+    return [head, *(Evidence("content.spam_score", label, "") for label, _ in top)]
