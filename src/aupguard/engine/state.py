@@ -42,6 +42,8 @@ class AccountState(BaseModel):
     capabilities: frozenset[str] = frozenset()
     plan: str = "default"
     strikes: int = 0
+    allowed_countries: frozenset[str] = frozenset()
+    """Destinations this account enabled beyond the pack's defaults (geo permissions)."""
 
 
 class SenderState(BaseModel):
@@ -73,6 +75,9 @@ class LimitState(BaseModel):
     exceeded: frozenset[str] = frozenset()
     retry_after: float | None = Field(default=None, ge=0)
     fail_open: frozenset[str] = frozenset()
+    """Limit families that could not be checked and fail open (the event went on)."""
+    unavailable: frozenset[str] = frozenset()
+    """Limit families that could not be checked and fail closed (plan quotas, call slots)."""
 
 
 class State(BaseModel):
