@@ -1,4 +1,4 @@
-"""The counter store contract: the same semantics in memory and in real Redis.
+"""The counter and signal store contracts: the same semantics in memory and in real Redis.
 
 Time is a fake clock handed to both stores (Redis receives it as a script
 argument instead of reading `TIME`), so every expectation here is exact. The
@@ -24,6 +24,14 @@ from aupguard.traffic.counters import (
     day_windows,
 )
 from aupguard.traffic.redis_counters import CHECK_SCRIPT, RedisCounters
+from aupguard.traffic.signals import (
+    PLATFORM,
+    MemorySignals,
+    Observation,
+    ObserveKind,
+    RedisSignals,
+    SignalStore,
+)
 from tests.services import FakeClock
 
 
@@ -243,3 +251,58 @@ def test_unreachable_redis_raises_counter_unavailable() -> None:
     store = RedisCounters(client, "x:")
     with pytest.raises(CounterUnavailable):
         store.check("t", [rate(1)])
+
+
+# Observation windows (signals): the same semantics in memory and in Redis
+
+
+@pytest.fixture(params=["memory", "redis"])
+def signals(
+    request: pytest.FixtureRequest, clock: FakeClock, redis_keys: tuple[redis.Redis, str]
+) -> SignalStore:
+    if request.param == "memory":
+        return MemorySignals(clock)
+    client, prefix = redis_keys
+    return RedisSignals(client, prefix, clock=clock)
+
+
+def test_count_is_a_sliding_window(signals: SignalStore, clock: FakeClock) -> None:
+    clock.now = 1_780_000_200.0  # a multiple of the window: a bucket starts here
+    obs = Observation("n", ObserveKind.COUNT, "k", window=100)
+    assert [signals.observe("t", [obs])["n"] for _ in range(3)] == [1, 2, 3]
+    clock.advance(150)  # half of the previous bucket is still inside the window
+    assert signals.observe("t", [obs])["n"] == pytest.approx(1 + 3 * 0.5)
+    peek = Observation("n", ObserveKind.COUNT, "k", window=100, add=False)
+    assert signals.observe("t", [peek])["n"] == pytest.approx(1 + 3 * 0.5)
+    clock.advance(200)
+    assert signals.observe("t", [peek])["n"] == 0
+
+
+def test_distinct_members_and_platform_scope(signals: SignalStore) -> None:
+    def seen(tenant: str, member: str, scope: str | None = None) -> float:
+        obs = Observation("d", ObserveKind.DISTINCT, "brands", 3600, member, tenant=scope)
+        return signals.observe(tenant, [obs])["d"]
+
+    assert [seen("t", m) for m in ("a", "b", "a", "c")] == [1, 2, 2, 3]
+    assert seen("u", "a") == 1  # another tenant's window
+    assert seen("t", "x", PLATFORM) == 1
+    assert seen("u", "y", PLATFORM) == 2  # shared on purpose, across tenants
+
+
+def test_near_counts_other_numbers_within_the_span(signals: SignalStore) -> None:
+    def near(number: str) -> float:
+        obs = Observation("n", ObserveKind.NEAR, "near:44:10", 600, number, span=20)
+        return signals.observe("t", [obs])["n"]
+
+    assert near("7946001000") == 0
+    assert near("7946001001") == 1
+    assert near("7946001050") == 0
+    assert near("7946001010") == 2
+    assert near("7946001001") == 2  # a number seen again is not its own neighbour
+
+
+def test_first_time_members(signals: SignalStore) -> None:
+    obs = Observation("f", ObserveKind.FIRST, "countries", member="44")
+    assert signals.observe("t", [obs])["f"] == 1
+    assert signals.observe("t", [obs])["f"] == 0
+    assert signals.observe("u", [obs])["f"] == 1
