@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from aupguard.cli import db, demo, policy, screen
+from aupguard.cli import db, demo, policy, screen, traffic
 from aupguard.cli.app import app
 
-__all__ = ["app", "db", "demo", "main", "policy", "screen"]
+__all__ = ["app", "db", "demo", "main", "policy", "screen", "traffic"]
 
 
 def main() -> None:
