@@ -7,7 +7,13 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-BENCHES = ["engine_screen", "pack_load"]
+BENCHES = [
+    "engine_screen",
+    "pack_load",
+    "traffic_memory",
+    "traffic_redis",
+    "traffic_cdr",
+]
 
 if __name__ == "__main__":
     sys.path.insert(0, str(HERE.parent))

@@ -180,6 +180,10 @@ def _window(limit: Limit, now: float) -> tuple[float, float]:
     raise CounterUnavailable(f"{limit.name}: no quota window holds the store's time (clock skew)")
 
 
+_RATE = LimitKind.RATE
+_INF = float("inf")
+
+
 class MemoryCounters:
     """Counters in this process's memory (one lock). For one process, tests and the CLI."""
 
@@ -204,36 +208,40 @@ class MemoryCounters:
         if self._ops % 50_000 == 0:
             self._sweep(now)
         outcomes: list[LimitOutcome] = []
-        apply: list[tuple[Limit, object]] = []
+        plans: list[object] = []
         admitted = True
+        tats = self._tat
         for limit in limits:
-            kind = limit.kind
-            if kind is LimitKind.RATE:
-                outcome, plan = self._rate(tenant, limit, now)
-            elif kind is LimitKind.QUOTA:
+            if limit.kind is _RATE:  # inlined: the common case, on every message
+                interval = limit.period / limit.limit if limit.limit else _INF
+                tolerance = limit.burst * interval
+                tat = tats.get((tenant, limit.key), now)
+                tat = max(tat, now)
+                cost = limit.cost * interval
+                room = tolerance if tolerance > cost else cost
+                left = (tolerance - (tat - now)) / interval if interval != _INF else 0.0
+                remaining = float(int(left)) if left > 0 else 0.0
+                plan: object
+                if tat + cost - now > room:
+                    admitted = False
+                    outcome = LimitOutcome(limit.name, False, tat + cost - now - room, remaining)
+                    plan = None
+                else:
+                    outcome = LimitOutcome(limit.name, True, None, remaining)
+                    plan = tat + cost
+            elif limit.kind is LimitKind.QUOTA:
                 outcome, plan = self._quota_check(tenant, limit, now)
+                admitted = admitted and outcome.allowed
             else:
                 outcome, plan = self._set_check(tenant, limit, now)
+                admitted = admitted and outcome.allowed
             outcomes.append(outcome)
-            apply.append((limit, plan))
-            admitted = admitted and outcome.allowed
+            plans.append(plan)
         if admitted:
-            for limit, plan in apply:
+            for limit, plan in zip(limits, plans, strict=True):
                 self._apply(tenant, limit, plan, now)
-        return _result(admitted, tuple(outcomes), now)
-
-    def _rate(self, tenant: str, limit: Limit, now: float) -> tuple[LimitOutcome, object]:
-        interval = limit.period / limit.limit if limit.limit else float("inf")
-        tolerance = limit.burst * interval
-        tat = max(self._tat.get((tenant, limit.key), now), now)
-        cost = limit.cost * interval
-        new_tat = tat + cost
-        room = max(tolerance, cost)
-        remaining = max(0.0, (tolerance - (tat - now)) / interval) if interval else 0.0
-        if new_tat - now > room:
-            wait = new_tat - now - room
-            return LimitOutcome(limit.name, False, wait, float(int(remaining))), None
-        return LimitOutcome(limit.name, True, None, float(int(remaining))), new_tat
+            return CheckResult(True, tuple(outcomes), now)
+        return _result(False, tuple(outcomes), now)
 
     def _quota_check(self, tenant: str, limit: Limit, now: float) -> tuple[LimitOutcome, object]:
         start, end = _window(limit, now)

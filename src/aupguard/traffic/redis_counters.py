@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Sequence
+from functools import lru_cache
 from typing import Any
 
 import redis
@@ -48,7 +49,7 @@ else
   local t = redis.call('TIME')
   now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 end
-local out = {0, string.format('%.0f', now)}
+local out = {0, now}
 local plan = {}
 local all = 1
 for i = 1, #KEYS do
@@ -101,8 +102,8 @@ for i = 1, #KEYS do
   end
   if ok == 0 then all = 0 end
   out[#out + 1] = ok
-  out[#out + 1] = string.format('%.0f', wait)
-  out[#out + 1] = string.format('%.0f', remaining)
+  out[#out + 1] = math.ceil(wait)
+  out[#out + 1] = math.floor(remaining)
 end
 if all == 1 then
   for i = 1, #KEYS do
@@ -114,8 +115,10 @@ if all == 1 then
       local ttl = math.ceil((plan[i] - now) / 1000) + 1000
       redis.call('SET', key, string.format('%.0f', plan[i]), 'PX', ttl)
     elseif kind == 'q' then
-      redis.call('INCRBY', plan[i][1], tonumber(ARGV[base + 3]))
-      redis.call('PEXPIRE', plan[i][1], math.ceil((plan[i][2] - now) / 1000) + 3600000)
+      local cost = tonumber(ARGV[base + 3])
+      if redis.call('INCRBY', plan[i][1], cost) == cost then
+        redis.call('PEXPIRE', plan[i][1], math.ceil((plan[i][2] - now) / 1000) + 3600000)
+      end
     else
       local score = now
       if kind == 'g' then score = now + a end
@@ -127,6 +130,38 @@ end
 out[1] = all
 return out
 """
+
+
+@lru_cache(maxsize=65536)
+def _key(prefix: str, tenant: str, kind: LimitKind, key: str) -> str:
+    safe = tenant.replace("{", "(").replace("}", ")")
+    return f"{prefix}{{{safe}}}:{_KIND[kind]}:{key}"
+
+
+@lru_cache(maxsize=65536)
+def _limit_args(lim: Limit) -> tuple[str, ...]:
+    """The 8 script arguments of a limit (limits repeat: computed once)."""
+    a = b = c = d = 0.0
+    member = ""
+    if lim.kind is LimitKind.RATE:
+        a = lim.period * _US / lim.limit if lim.limit else 1e18
+        b = lim.burst * a
+    elif lim.kind is LimitKind.QUOTA:
+        a, b, c, d = (w * _US for w in lim.windows)
+    else:
+        a = lim.period * _US
+        member = member_digest(lim.member)
+    return (
+        _KIND[lim.kind],
+        repr(lim.limit),
+        str(lim.cost),
+        repr(a),
+        repr(b),
+        repr(c),
+        repr(d),
+        member,
+    )
+
 
 _RELEASE = "redis.call('ZREM', KEYS[1], ARGV[1]) return 1"
 
@@ -148,24 +183,12 @@ class RedisCounters:
     # keys
 
     def key(self, tenant: str, limit: Limit) -> str:
-        safe = tenant.replace("{", "(").replace("}", ")")
-        return f"{self.prefix}{{{safe}}}:{_KIND[limit.kind]}:{limit.key}"
+        return _key(self.prefix, tenant, limit.kind, limit.key)
 
     def _args(self, limits: Sequence[Limit]) -> list[Any]:
         argv: list[Any] = ["" if self._clock is None else repr(math.floor(self._clock() * _US))]
         for lim in limits:
-            a = b = c = d = 0.0
-            member = ""
-            if lim.kind is LimitKind.RATE:
-                a = lim.period * _US / lim.limit if lim.limit else 1e18
-                b = lim.burst * a
-            elif lim.kind is LimitKind.QUOTA:
-                a, b, c, d = (w * _US for w in lim.windows)
-            else:
-                a = lim.period * _US
-                member = member_digest(lim.member)
-            argv += [_KIND[lim.kind], repr(lim.limit), lim.cost, repr(a), repr(b), repr(c)]
-            argv += [repr(d), member]
+            argv += _limit_args(lim)
         return argv
 
     # script
@@ -251,18 +274,17 @@ class RedisCounters:
 
 
 def _parse(limits: Sequence[Limit], reply: Any) -> CheckResult:
-    admitted = int(reply[0]) == 1
-    now = float(reply[1]) / _US
-    outcomes = []
-    for i, lim in enumerate(limits):
-        ok, wait, remaining = reply[2 + 3 * i : 5 + 3 * i]
-        allowed = int(ok) == 1
-        outcomes.append(
-            LimitOutcome(
-                lim.name,
-                allowed,
-                None if allowed else max(0.0, float(wait) / _US),
-                float(remaining),
-            )
+    admitted = reply[0] == 1
+    now = reply[1] / _US
+    outcomes = tuple(
+        LimitOutcome(
+            lim.name,
+            ok == 1,
+            None if ok == 1 else max(0.0, wait / _US),
+            float(remaining),
         )
-    return _result(admitted, tuple(outcomes), now)
+        for lim, ok, wait, remaining in zip(
+            limits, reply[2::3], reply[3::3], reply[4::3], strict=True
+        )
+    )
+    return _result(admitted, outcomes, now)
