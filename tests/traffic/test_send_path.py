@@ -325,3 +325,43 @@ def test_events_carry_their_time_into_quota_windows(engine: Engine, clock: FakeC
     assert step.last is not None
     clock.now = (NOON_NY + timedelta(days=1)).timestamp()
     assert screener.screen(message("hi", at=_at(clock))).verdict is Verdict.ALLOW
+
+
+def test_sender_types_and_profiles_choose_the_limits(engine: Engine) -> None:
+    from aupguard.traffic.limits import ChannelLimits, SenderProfile, plan_limits
+
+    data = engine.pack.data["channel_limits"]
+    assert isinstance(data, ChannelLimits)
+    at = NOON_NY.timestamp()
+
+    def by_name(event: AnyEvent, profile: SenderProfile | None = None) -> dict[str, Limit]:
+        return {lim.name: lim for lim in plan_limits(data, event, at, profile=profile)}
+
+    toll_free = by_name(message("hi", sender_type="toll_free"))
+    assert (toll_free["sender_throughput"].limit, toll_free["sender_throughput"].period) == (3, 1)
+    upgraded = by_name(message("hi", sender_type="toll_free"), SenderProfile(throughput=25))
+    assert upgraded["sender_throughput"].limit == 25
+    ten_dlc = by_name(
+        message("x" * 200, sender_type="10dlc", campaign="C1", brand="B1", api_key="k"),
+        SenderProfile(campaign_class="A", brand_tier="standard"),
+    )
+    assert ten_dlc["campaign_throughput"].limit == 4500
+    assert ten_dlc["campaign_throughput"].period == 60
+    assert ten_dlc["campaign_throughput"].cost == 2  # 200 GSM-7 characters: 2 segments
+    assert ten_dlc["brand_daily"].limit == 40000
+    assert ten_dlc["sender_throughput"].limit == 6000  # Verizon, per number per minute
+    assert {"account_rate", "plan_quota", "api_key_rate"} <= set(ten_dlc)
+    only_att = by_name(message("hi", sender_type="10dlc"), SenderProfile(carrier="att"))
+    assert set(only_att) == {"campaign_throughput", "account_rate", "plan_quota"}
+    assert only_att["campaign_throughput"].limit == 75  # unvetted: class T
+    mms = by_name(message("hi", sender_type="10dlc", channel="mms"), SenderProfile(carrier="att"))
+    assert mms["campaign_throughput"].limit == 50
+    wa = by_name(message("hi", channel="whatsapp", sender_type="whatsapp_business"))
+    assert wa["whatsapp_throughput"].limit == 80
+    assert wa["whatsapp_unique"].limit == 250
+    inside_window = by_name(
+        message(
+            "hi", channel="whatsapp", category="conversational", sender_type="whatsapp_business"
+        )
+    )
+    assert "whatsapp_unique" not in inside_window

@@ -200,6 +200,9 @@ class SenderProfile:
     """Messages/s of the number when upgraded (up to 1,000)."""
     carrier: Literal["att", "tmobile", "verizon"] | None = None
     """The recipient's carrier when a number lookup told."""
+    throughput: float | None = None
+    """Segments/s of this sender when the provider upgraded it (a toll-free number
+    raised above 3 MPS, a short code above 100); replaces the sender type's default."""
 
 
 def event_cost(event: OutboundMessage, smart: bool) -> int:
@@ -341,6 +344,8 @@ def _message_limits(
             )
         return out
     own = data.sender_types.get(event.sender_type)
+    if profile.throughput:
+        own = Rate(rate=profile.throughput, per=1, burst=profile.throughput)
     if own is not None:
         out.append(own.limit("sender_throughput", f"sender:{event.sender}", cost))
     return out

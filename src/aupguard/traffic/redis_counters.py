@@ -52,6 +52,33 @@ end
 local out = {0, now}
 local plan = {}
 local all = 1
+-- first pass: the keys whose value decides (rates, and quotas in the window
+-- that holds the time), read with one MGET
+local fetch, slot, qkey, qend = {}, {}, {}, {}
+for i = 1, #KEYS do
+  local base = 1 + (i - 1) * 8
+  local kind = ARGV[base + 1]
+  if kind == 'r' then
+    fetch[#fetch + 1] = KEYS[i]
+    slot[i] = #fetch
+  elseif kind == 'q' then
+    local w = {tonumber(ARGV[base + 4]), tonumber(ARGV[base + 5]),
+               tonumber(ARGV[base + 6]), tonumber(ARGV[base + 7])}
+    for j = 1, 3 do
+      if now >= w[j] and now < w[j + 1] then
+        qkey[i] = KEYS[i] .. ':' .. string.format('%.0f', w[j])
+        qend[i] = w[j + 1]
+      end
+    end
+    if not qkey[i] then
+      return redis.error_reply('QUOTAWINDOW no quota window holds the server time')
+    end
+    fetch[#fetch + 1] = qkey[i]
+    slot[i] = #fetch
+  end
+end
+local values = {}
+if #fetch > 0 then values = redis.call('MGET', unpack(fetch)) end
 for i = 1, #KEYS do
   local base = 1 + (i - 1) * 8
   local kind = ARGV[base + 1]
@@ -62,7 +89,7 @@ for i = 1, #KEYS do
   local key = KEYS[i]
   local ok, wait, remaining = 1, -1, 0
   if kind == 'r' then
-    local tat = tonumber(redis.call('GET', key) or now)
+    local tat = tonumber(values[slot[i]] or now)
     if tat < now then tat = now end
     local b = tonumber(ARGV[base + 5])
     local new_tat = tat + cost * a
@@ -73,19 +100,10 @@ for i = 1, #KEYS do
     if new_tat - now > room then ok = 0; wait = new_tat - now - room end
     plan[i] = new_tat
   elseif kind == 'q' then
-    local w = {a, tonumber(ARGV[base + 5]), tonumber(ARGV[base + 6]), tonumber(ARGV[base + 7])}
-    local ws, we
-    for j = 1, 3 do
-      if now >= w[j] and now < w[j + 1] then ws = w[j]; we = w[j + 1] end
-    end
-    if not ws then
-      return redis.error_reply('QUOTAWINDOW no quota window holds the server time')
-    end
-    key = key .. ':' .. string.format('%.0f', ws)
-    local used = tonumber(redis.call('GET', key) or '0')
+    local used = tonumber(values[slot[i]] or '0')
     remaining = limit - used
-    if used + cost > limit then ok = 0; wait = we - now end
-    plan[i] = {key, we}
+    if used + cost > limit then ok = 0; wait = qend[i] - now end
+    plan[i] = {qkey[i], qend[i]}
   else
     local horizon = now - a
     if kind == 'g' then horizon = now end
