@@ -53,11 +53,15 @@ def main() -> None:
         passes=5,
     )
     base, c1, c5 = (summary(samples[k]) for k in ("bare_dict_increment", "check_1", "check_5"))
-    # throughput without per-call timers: one tight loop
-    start = time.perf_counter()
-    for limits in one:
-        store.check("t", limits)
-    loop = N / (time.perf_counter() - start)
+    # throughput without per-call timers: tight loops, the best of 5 (a shared
+    # machine only ever slows a loop down)
+    loops = []
+    for _ in range(5):
+        start = time.perf_counter()
+        for limits in one:
+            store.check("t", limits)
+        loops.append(N / (time.perf_counter() - start))
+    loop = max(loops)
     report(
         "traffic_memory",
         {
@@ -66,6 +70,7 @@ def main() -> None:
             "check_1_limit": c1,
             "check_5_limits": c5,
             "checks_per_second_one_core_tight_loop": round(loop),
+            "tight_loop_runs": [round(x) for x in loops],
             "ratio_mean_check_1": round(c1["mean_us"] / base["mean_us"], 2),
             "ratio_mean_check_5": round(c5["mean_us"] / base["mean_us"], 2),
         },

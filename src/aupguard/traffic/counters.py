@@ -40,10 +40,10 @@ import hashlib
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Protocol
+from typing import NamedTuple, Protocol
 from zoneinfo import ZoneInfo
 
 __all__ = [
@@ -103,8 +103,7 @@ class Limit:
             raise ValueError(f"limit {self.name}: a {self.kind.value} limit needs a member")
 
 
-@dataclass(frozen=True, slots=True)
-class LimitOutcome:
+class LimitOutcome(NamedTuple):
     name: str
     allowed: bool
     retry_after: float | None
@@ -113,13 +112,12 @@ class LimitOutcome:
     """Units (or members, or slots) left before this event."""
 
 
-@dataclass(frozen=True, slots=True)
-class CheckResult:
+class CheckResult(NamedTuple):
     admitted: bool
     outcomes: tuple[LimitOutcome, ...]
     now: float
     """The store's clock (epoch seconds) when it decided."""
-    exceeded: tuple[str, ...] = field(default=())
+    exceeded: tuple[str, ...] = ()
     retry_after: float | None = None
     """The longest wait among the exceeded limits: after it, every one of them admits."""
 
