@@ -158,3 +158,20 @@ def test_concurrency_neighbours_and_durations() -> None:
     assert stats.max_concurrent == 2
     assert stats.peak_cps == 1
     assert report.bad == 0
+
+
+def test_readme_traffic_example_runs() -> None:
+    import contextlib
+    import io
+    import re
+
+    readme = Path(__file__).resolve().parents[2] / "README.md"
+    blocks = re.findall(r"```python\n(.*?)```", readme.read_text("utf-8"), re.S)
+    block = next(b for b in blocks if "LimitStep" in b)
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        exec(compile(block, "README.md", "exec"), {})
+    first, second = out.getvalue().splitlines()
+    assert first == "allow"
+    assert second.startswith("throttle ('W1', 'P9') ")
+    assert 0 < float(second.rsplit(" ", 1)[1]) <= 5
