@@ -14,6 +14,8 @@ from typing import Any
 
 import pytest
 import redis
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from aupguard.traffic.counters import (
     CounterStore,
@@ -32,7 +34,7 @@ from aupguard.traffic.signals import (
     RedisSignals,
     SignalStore,
 )
-from tests.services import FakeClock
+from tests.services import FakeClock, redis_prefix
 
 
 @pytest.fixture
@@ -304,3 +306,47 @@ def test_first_time_members(signals: SignalStore) -> None:
     assert signals.observe("t", [obs])["f"] == 1
     assert signals.observe("t", [obs])["f"] == 0
     assert signals.observe("u", [obs])["f"] == 1
+
+
+_OPS = st.lists(
+    st.tuples(
+        st.sampled_from([0.0, 0.05, 0.3, 1.0, 7.0, 3600.0]),  # time passing before the check
+        st.integers(min_value=1, max_value=4),  # cost (segments)
+        st.sets(st.integers(min_value=0, max_value=3), min_size=1),  # which limits apply
+        st.sampled_from(["+1", "+2", "+3", "+4"]),  # recipient / call id
+    ),
+    min_size=1,
+    max_size=25,
+)
+
+
+@settings(max_examples=40, deadline=None)
+@given(ops=_OPS)
+def test_memory_and_redis_decide_alike(ops: list[tuple[float, int, set[int], str]]) -> None:
+    """Random traffic against both stores: the same admissions, exceeded limits and waits."""
+    with redis_prefix() as (client, prefix):
+        c1, c2 = FakeClock(), FakeClock()
+        stores: list[CounterStore] = [MemoryCounters(c1), RedisCounters(client, prefix, clock=c2)]
+        windows = day_windows("Europe/Paris", c1.now)
+        for advance, cost, chosen, member in ops:
+            c1.advance(advance)
+            c2.advance(advance)
+            family = [
+                Limit("sender_throughput", LimitKind.RATE, "s", 2, 1.0, 3, cost),
+                Limit("plan_quota", LimitKind.QUOTA, "q", 9, cost=cost, windows=windows),
+                Limit("whatsapp_unique", LimitKind.DISTINCT, "w", 2, 60.0, member=member),
+                Limit("concurrent_calls", LimitKind.GAUGE, "g", 2, 10.0, member=member),
+            ]
+            limits = [family[i] for i in sorted(chosen)]
+            try:
+                got = [s.check("t", limits) for s in stores]
+            except CounterUnavailable:  # the fake day ended: both must say so
+                with pytest.raises(CounterUnavailable):
+                    stores[1].check("t", limits)
+                break
+            a, b = got
+            assert (a.admitted, a.exceeded) == (b.admitted, b.exceeded)
+            assert (a.retry_after is None) == (b.retry_after is None)
+            if a.retry_after is not None and b.retry_after is not None:
+                assert a.retry_after == pytest.approx(b.retry_after, abs=1e-5)
+            assert [o.remaining for o in a.outcomes] == [o.remaining for o in b.outcomes]

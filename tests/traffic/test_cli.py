@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import subprocess
 import sys
+from datetime import UTC
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from aupguard.cli import app
@@ -175,3 +180,47 @@ def test_readme_traffic_example_runs() -> None:
     assert first == "allow"
     assert second.startswith("throttle ('W1', 'P9') ")
     assert 0 < float(second.rsplit(" ", 1)[1]) <= 5
+
+
+_FIELD = st.one_of(
+    st.text(alphabet=st.characters(codec="utf-8", exclude_characters="\r\n"), max_size=30),
+    st.sampled_from(["+14155550123", "2026-11-02T14:00:00+00:00", "2026-11-02T14:00:00", ""]),
+    st.datetimes(timezones=st.just(UTC)).map(lambda d: d.isoformat()),
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.lists(_FIELD, min_size=0, max_size=10), max_size=20))
+def test_any_csv_lines_are_either_counted_or_reported(rows: list[list[str]]) -> None:
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["from", "to", "start", "answer", "end", "disposition", "account", "trunk"])
+    for row in rows:
+        writer.writerow(row)
+    report = analyze(parse_text(out.getvalue()))
+    good = sum(stats.calls for stats in report.accounts.values())
+    assert good + report.bad == report.lines
+    assert all(2 <= bad.line <= len(out.getvalue().splitlines()) for bad in report.bad_lines)
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.lists(
+        st.one_of(
+            st.text(max_size=40),
+            st.dictionaries(
+                st.sampled_from(["from", "to", "start", "end", "answer", "account"]),
+                _FIELD,
+                max_size=6,
+            ).map(json.dumps),
+        ),
+        max_size=15,
+    )
+)
+def test_any_json_lines_are_either_counted_or_reported(lines: list[str]) -> None:
+    text = "\n".join(line.replace("\n", " ").replace("\r", " ") for line in lines)
+    if not text.lstrip().startswith("{"):
+        text = '{"from": "+1"}\n' + text
+    report = analyze(parse_text(text, "jsonl"))
+    good = sum(stats.calls for stats in report.accounts.values())
+    assert good + report.bad == report.lines

@@ -365,3 +365,25 @@ def test_sender_types_and_profiles_choose_the_limits(engine: Engine) -> None:
         )
     )
     assert "whatsapp_unique" not in inside_window
+
+
+def test_api_requests_are_limited_per_key_and_address(engine: Engine, clock: FakeClock) -> None:
+    from aupguard import ApiRequest
+
+    screener = Screener(engine, after=[LimitStep(engine, MemoryCounters(clock))])
+
+    def request(key: str, ip: str) -> ApiRequest:
+        return ApiRequest.model_validate(
+            {"method": "POST", "path": "/v1/messages", "api_key": key, "source_ip": ip}
+        )
+
+    before = REGISTRY.get_sample_value("aupguard_limit_checks_total", {"outcome": "throttled"})
+    verdicts = [screener.screen(request("k1", f"192.0.2.{i % 50}")).verdict for i in range(201)]
+    assert verdicts[:200] == [Verdict.ALLOW] * 200  # burst 200 per key
+    assert verdicts[200] is Verdict.THROTTLE
+    other_key = screener.screen(request("k2", "198.51.100.7"))
+    assert other_key.verdict is Verdict.ALLOW
+    after = REGISTRY.get_sample_value("aupguard_limit_checks_total", {"outcome": "throttled"})
+    assert (after or 0) == (before or 0) + 1
+    clock.advance(0.01)  # 100 per second: one more after 10 ms
+    assert screener.screen(request("k1", "192.0.2.1")).verdict is Verdict.ALLOW
