@@ -10,6 +10,9 @@ HERE = Path(__file__).resolve().parent
 BENCHES = [
     "engine_screen",
     "pack_load",
+    "http_keys",
+    "http_frameworks",
+    "http_screen",
     "traffic_memory",
     "traffic_redis",
     "traffic_cdr",

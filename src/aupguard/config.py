@@ -7,6 +7,7 @@ and in-memory counters. Servers point `AUPGUARD_DATABASE_URL` at PostgreSQL and
 
 from __future__ import annotations
 
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 __all__ = ["Settings"]
@@ -18,3 +19,21 @@ class Settings(BaseSettings):
     database_url: str = "sqlite:///aupguard.sqlite"
     redis_url: str | None = None
     pack: str = "default"
+
+    # HTTP gateway (`aupguard serve`)
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=0, le=65535)
+    workers: int = Field(default=1, ge=1, le=64)
+    max_body_bytes: int = Field(default=262_144, ge=1024)
+    """Request bodies larger than this are refused with 413 before they are read."""
+    key_pepper: SecretStr | None = None
+    """Secret key of the keyed digest that API keys are stored under. Changing it
+    invalidates every key; keep it out of the database (environment or secret store)."""
+    key_cache_seconds: float = Field(default=5.0, ge=0)
+    """How long a worker trusts a key it has verified; a revocation reaches every
+    worker within this time (the worker that revoked it, at once)."""
+    access_log: bool = True
+    """One JSON log line per request (method, route, status, time, request id, key id)."""
+    log_level: str = "info"
+    migrate_on_start: bool = True
+    """`aupguard serve` brings the schema up to date before it starts the workers."""

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from aupguard.cli import db, demo, policy, screen, traffic
+from aupguard.cli import db, demo, keys, policy, screen, serve, traffic
 from aupguard.cli.app import app
 
-__all__ = ["app", "db", "demo", "main", "policy", "screen", "traffic"]
+__all__ = ["app", "db", "demo", "keys", "main", "policy", "screen", "serve", "traffic"]
 
 
 def main() -> None:

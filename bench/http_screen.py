@@ -1,0 +1,120 @@
+"""`POST /v1/screen` on the real gateway, 2 uvicorn workers, against a trivial JSON
+endpoint served by the same server in the same run.
+
+The server is `aupguard.api.create_app` (SQLite key store in a temporary folder,
+access log on, as `aupguard serve` runs it) plus one endpoint, `POST /bench/echo`,
+that parses a small JSON body and answers a small JSON object through the same
+middleware. wrk (one thread, its own process) alternates between the two
+endpoints in rounds; bodies for /v1/screen are the SMS corpus in turn, each
+request authenticated with a tenant key.
+
+    .venv/bin/python -m bench.http_screen [--seconds 5] [--rounds 3] [--connections 8] [--workers 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import tempfile
+import urllib.request
+from pathlib import Path
+
+from aupguard.actors import Actor, Role
+from aupguard.api.keys import KeyManager
+from aupguard.api.keys_sql import SqlKeyStore
+from aupguard.store.db import Database
+from aupguard.store.migrate import upgrade
+from bench.common import report, sms_bodies
+from bench.http_load import free_port, start_uvicorn, stop, wait_until_up, wrk
+
+TARGETS = {"per_second": 5000, "p50_ms": 2.0, "p99_ms": 10.0, "ratio": 0.5}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--seconds", type=int, default=5)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--connections", type=int, default=8)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--access-log", action=argparse.BooleanOptionalAction, default=True)
+    args = parser.parse_args()
+    screen = [
+        json.dumps({"from": "+12025550143", "to": "+14155550123", "body": text}).encode()
+        for text in sms_bodies(2000)
+    ]
+    echo = [
+        json.dumps({"from": "+12025550143", "to": "+14155550123", "body": "see you at 7"}).encode()
+    ]
+    with tempfile.TemporaryDirectory() as tmp:
+        url = f"sqlite:///{Path(tmp) / 'bench.sqlite'}"
+        db = Database(url)
+        upgrade(db)
+        operator = Actor("bench", frozenset({Role.ADMIN}))
+        key = KeyManager(SqlKeyStore(db)).issue(operator, "bench", ["send"]).secret
+        db.dispose()
+        port = free_port()
+        env = {
+            "AUPGUARD_DATABASE_URL": url,
+            "AUPGUARD_ACCESS_LOG": str(args.access_log).lower(),
+            "AUPGUARD_KEY_PEPPER": "",
+        }
+        log = Path(tmp) / "server.log"
+        proc = start_uvicorn("bench.http_apps:gateway_app", port, args.workers, env, stdout=log)
+        base = f"http://127.0.0.1:{port}"
+        auth = {"Authorization": f"Bearer {key}"}
+        try:
+            wait_until_up(f"{base}/healthz", proc=proc)
+            request = urllib.request.Request(
+                f"{base}/v1/screen",
+                data=screen[0],
+                headers={**auth, "Content-Type": "application/json"},
+            )
+            urllib.request.urlopen(request, timeout=5).close()  # fails loudly if the key is refused
+            for _ in range(args.workers * 2):  # warm every worker
+                wrk(f"{base}/v1/screen", screen, 1, args.connections, headers=auth)
+            runs: dict[str, list[dict[str, float]]] = {"echo": [], "screen": []}
+            for _ in range(args.rounds):
+                runs["echo"].append(wrk(f"{base}/bench/echo", echo, args.seconds, args.connections))
+                runs["screen"].append(
+                    wrk(f"{base}/v1/screen", screen, args.seconds, args.connections, headers=auth)
+                )
+        finally:
+            stop(proc)
+        log_lines = log.read_text("utf-8", errors="replace").splitlines()
+    results: dict[str, dict[str, float]] = {}
+    for name, samples in runs.items():
+        results[name] = {
+            "per_second": round(statistics.median(s["per_second"] for s in samples)),
+            "p50_ms": round(statistics.median(s["p50_ms"] for s in samples), 3),
+            "p99_ms": round(statistics.median(s["p99_ms"] for s in samples), 3),
+            "errors": sum(int(s["errors"]) + int(s["non2xx"]) for s in samples),
+        }
+    ratio = round(results["screen"]["per_second"] / results["echo"]["per_second"], 2)
+    screen_row = results["screen"]
+    report(
+        "http_screen",
+        {
+            "what": f"uvicorn {args.workers} workers (uvloop, httptools), access log "
+            f"{'on' if args.access_log else 'off'}; wrk 1 thread, {args.connections} connections, "
+            f"{args.seconds} s x {args.rounds} alternating rounds; medians",
+            "baseline": "POST /bench/echo on the same server",
+            "results": results,
+            "rounds": runs,
+            "ratio_screen_to_echo": ratio,
+            "log_lines": len(log_lines),
+            "targets": {
+                "per_second": [
+                    TARGETS["per_second"],
+                    screen_row["per_second"] >= TARGETS["per_second"],
+                ],
+                "p50_ms": [TARGETS["p50_ms"], screen_row["p50_ms"] <= TARGETS["p50_ms"]],
+                "p99_ms": [TARGETS["p99_ms"], screen_row["p99_ms"] <= TARGETS["p99_ms"]],
+                "ratio": [TARGETS["ratio"], ratio >= TARGETS["ratio"]],
+            },
+        },
+    )
+
+
+if __name__ == "__main__":
+    main()
