@@ -16,6 +16,9 @@ BENCHES = [
     "shaken",
     "content_engine",
     "content_eval",
+    "traffic_memory",
+    "traffic_redis",
+    "traffic_cdr",
 ]
 
 if __name__ == "__main__":

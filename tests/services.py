@@ -44,3 +44,16 @@ def redis_prefix() -> Iterator[tuple[redis.Redis, str]]:
         if keys:
             client.delete(*keys)
         client.close()
+
+
+class FakeClock:
+    """A clock for stores that take one (epoch seconds); tests move it by hand."""
+
+    def __init__(self, start: float = 1_780_000_000.0) -> None:
+        self.now = start
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds

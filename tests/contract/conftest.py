@@ -11,10 +11,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import redis
 
 from aupguard.store.db import Database
 from aupguard.store.migrate import upgrade
-from tests.services import postgres_database
+from tests.services import postgres_database, redis_prefix
 
 
 @pytest.fixture(scope="session")
@@ -38,3 +39,10 @@ def database(sql_url: str) -> Iterator[Database]:
     upgrade(db)
     yield db
     db.dispose()
+
+
+@pytest.fixture
+def redis_keys() -> Iterator[tuple[redis.Redis, str]]:
+    """A Redis client and a key prefix of this test's own (its keys are deleted afterwards)."""
+    with redis_prefix() as pair:
+        yield pair

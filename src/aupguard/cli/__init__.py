@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from aupguard.cli import db, demo, eval, feeds, identity, keys, policy, screen, serve
+from aupguard.cli import db, demo, eval, feeds, identity, keys, policy, screen, serve, traffic
 from aupguard.cli.app import app
 
 __all__ = [
@@ -17,6 +17,7 @@ __all__ = [
     "policy",
     "screen",
     "serve",
+    "traffic",
 ]
 
 

@@ -1,5 +1,6 @@
 """Built-in detectors. Importing this package registers them (see `engine.registry`)."""
 
 from aupguard.detectors import account, content, dlp, media, numbers, payload, spam, urls
+from aupguard.traffic import detectors as traffic
 
-__all__ = ["account", "content", "dlp", "media", "numbers", "payload", "spam", "urls"]
+__all__ = ["account", "content", "dlp", "media", "numbers", "payload", "spam", "traffic", "urls"]

@@ -80,20 +80,11 @@ def emergency_regions(digits: str) -> frozenset[str]:
     return frozenset(regions[i] for i in rset.Match(digits) or ())
 
 
-@cache
-def _region_of(number: str) -> str | None:
-    try:
-        parsed = phonenumbers.parse(number, None)
-    except phonenumbers.NumberParseException:
-        return None
-    return phonenumbers.region_code_for_number(parsed)
-
-
 def sender_region(event: Any) -> str | None:
     origin = getattr(event, "sender", None) or getattr(event, "caller", None)
     if not origin or not str(origin).startswith("+"):
         return None
-    return _region_of(str(origin))
+    return region_of(str(origin))
 
 
 @detector("numbers.emergency_destination", output=ValueType.BOOL, events=_DESTINATION_EVENTS)

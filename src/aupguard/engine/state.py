@@ -47,6 +47,9 @@ class AccountState(BaseModel):
     registered for emergency calls (True: nothing known against it)."""
     allowed_regions: frozenset[str] | None = None
     """Geo-permissions: destination regions the account enabled (None: no restriction)."""
+    enabled_countries: frozenset[str] = frozenset()
+    """Destinations this account enabled among those the pack makes opt-in (high-cost,
+    `geo_permissions.opt_in`); see also `allowed_regions`, a whitelist."""
 
 
 class SenderState(BaseModel):
@@ -84,6 +87,9 @@ class LimitState(BaseModel):
     exceeded: frozenset[str] = frozenset()
     retry_after: float | None = Field(default=None, ge=0)
     fail_open: frozenset[str] = frozenset()
+    """Limit families that could not be checked and fail open (the event went on)."""
+    unavailable: frozenset[str] = frozenset()
+    """Limit families that could not be checked and fail closed (plan quotas, call slots)."""
 
 
 class MediaState(BaseModel):
