@@ -5,21 +5,38 @@ message and scanning it once with the very RE2 set that holds every lexicon of
 the default pack (no normalisation, no rules, no decision). The ratio says
 what the engine costs on top of the one thing it cannot avoid.
 
-`engine` is `Engine.screen` (verdict, rules, clauses, scores; evidence is
-located lazily); `engine_with_evidence` also reads every hit's evidence, as a
-recorder of decisions does.
+`engine` is `Engine.screen` with the default pack (verdict, rules, clauses,
+scores; evidence is located lazily); `engine_with_evidence` also reads every
+hit's evidence, as a recorder of decisions does; `engine_without_classifier`
+is the default pack with the two spam-classifier rules disabled (the rule
+engine alone: the classifier is a linear model scored per message, measured
+in bench/content_engine.py).
 
     python bench/engine_screen.py            # or: make bench
 """
 
 from __future__ import annotations
 
+import tempfile
+from pathlib import Path
+
 from aupguard import Engine, OutboundMessage
 from bench.common import interleaved, report, sms_bodies, summary
+
+NO_CLASSIFIER = """\
+pack: bench-no-classifier
+version: "1"
+extends: default
+disable: [spam.classifier, spam.classifier_out_of_domain]
+"""
 
 
 def main() -> None:
     engine = Engine.from_pack()
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "pack.yaml"
+        path.write_text(NO_CLASSIFIER, "utf-8")
+        rules_only = Engine.from_pack(path)
     bodies = sms_bodies()
     events = [
         OutboundMessage.model_validate({"from": "+12025550143", "to": "+14155550123", "body": b})
@@ -39,10 +56,12 @@ def main() -> None:
             "bare": (bare, bodies),
             "engine": (engine.screen, events),
             "engine_with_evidence": (with_evidence, events),
+            "engine_without_classifier": (rules_only.screen, events),
         }
     )
     baseline, full = summary(samples["bare"]), summary(samples["engine"])
     evidence = summary(samples["engine_with_evidence"])
+    no_classifier = summary(samples["engine_without_classifier"])
     fired = sum(1 for e in events if engine.screen(e).hits)
     report(
         "engine_screen",
@@ -57,6 +76,9 @@ def main() -> None:
             "ratio_mean": full["mean_us"] / baseline["mean_us"],
             "ratio_p50": full["p50_us"] / baseline["p50_us"],
             "ratio_mean_with_evidence": evidence["mean_us"] / baseline["mean_us"],
+            "engine_without_classifier": no_classifier,
+            "ratio_p50_without_classifier": no_classifier["p50_us"] / baseline["p50_us"],
+            "ratio_mean_without_classifier": no_classifier["mean_us"] / baseline["mean_us"],
         },
     )
 

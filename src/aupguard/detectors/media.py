@@ -26,7 +26,10 @@ from aupguard.content.attachments import (
 )
 from aupguard.engine.context import Context
 from aupguard.engine.decision import Evidence
-from aupguard.engine.registry import ValueType, dataset, detector
+from aupguard.engine.registry import MEDIA, ValueType, dataset, detector
+
+NEEDS_MEDIA = frozenset({MEDIA})
+"""Without attachments these detectors return their default, so the index skips their rules."""
 
 __all__ = ["Attachments", "HashEntry", "reports"]
 
@@ -143,7 +146,7 @@ def _where(i: int, report: MediaReport) -> str:
     return f"attachment {i + 1} ({digest})"
 
 
-@detector("media.infected", output=ValueType.LABELS, cost=5)
+@detector("media.infected", output=ValueType.LABELS, cost=5, needs=NEEDS_MEDIA)
 def infected(ctx: Context) -> frozenset[str]:
     """What matched in the attachments: hash lists, YARA rules, and ClamAV (through the state)."""
     found: set[str] = set()
@@ -160,7 +163,7 @@ def infected(ctx: Context) -> frozenset[str]:
     return frozenset(found)
 
 
-@detector("media.unscannable", output=ValueType.LABELS, cost=5)
+@detector("media.unscannable", output=ValueType.LABELS, cost=5, needs=NEEDS_MEDIA)
 def unscannable(ctx: Context) -> frozenset[str]:
     """Why attachments could not be scanned (size cap, corrupt or bomb-shaped archive,
     unknown content, a scanner's error)."""
@@ -178,7 +181,7 @@ def unscannable(ctx: Context) -> frozenset[str]:
     return frozenset(found)
 
 
-@detector("media.type_mismatch", output=ValueType.LABELS, cost=5)
+@detector("media.type_mismatch", output=ValueType.LABELS, cost=5, needs=NEEDS_MEDIA)
 def type_mismatch(ctx: Context) -> frozenset[str]:
     """Attachments whose bytes contradict their declared content type ('claimed -> found')."""
     found: set[str] = set()
@@ -193,7 +196,7 @@ def type_mismatch(ctx: Context) -> frozenset[str]:
     return frozenset(found)
 
 
-@detector("media.executable", output=ValueType.BOOL, cost=5)
+@detector("media.executable", output=ValueType.BOOL, cost=5, needs=NEEDS_MEDIA)
 def executable(ctx: Context) -> bool:
     """An attachment is, or an archive holds, a program (Windows, Linux, macOS, Android, script)."""
     for i, report in enumerate(reports(ctx)):
@@ -206,7 +209,7 @@ def executable(ctx: Context) -> bool:
     return False
 
 
-@detector("media.not_scanned", output=ValueType.NUMBER, cost=1)
+@detector("media.not_scanned", output=ValueType.NUMBER, cost=1, needs=NEEDS_MEDIA)
 def not_scanned(ctx: Context) -> float:
     """Attachments given only by reference (no content to scan here)."""
     return float(sum(1 for report in reports(ctx) if not report.provided))

@@ -12,6 +12,7 @@ and category, with and without the ones that need stored state.
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -34,7 +35,7 @@ from aupguard.engine.events import EVENT_MODELS, AnyEvent, Channel, EventKind, M
 from aupguard.engine.evidence import gather_evidence
 from aupguard.engine.lexicon import LexiconSet, LexiconSource
 from aupguard.engine.re2util import PatternError, check_pattern
-from aupguard.engine.registry import DATASETS, DetectorSpec, load_builtin_detectors
+from aupguard.engine.registry import DATASETS, MEDIA, DetectorSpec, load_builtin_detectors
 from aupguard.engine.state import EMPTY_STATE, State
 from aupguard.policy.loader import Located, Origin, PackError, PackLoadError, PackSource
 from aupguard.policy.model import (
@@ -94,6 +95,7 @@ class CompiledRule:
     triggers: frozenset[str] | None
     categories: frozenset[str] | None
     needs_state: bool
+    needs: frozenset[str]
     origin: Origin
     order: int
     spec: RuleSpec
@@ -119,17 +121,18 @@ class CompiledRule:
         )
 
 
-_Key = tuple[str | None, str | None]
+_Key = tuple[str | None, str | None, bool]
+"""(channel, category, whether the event has media)."""
 
 
 @dataclass(frozen=True, slots=True)
 class KindIndex:
     """The rules of one event kind, arranged so that an event visits only those that can fire.
 
-    Rules no lexicon gates are listed per (channel, category): once for events
-    judged with the empty state (rules that need stored state left out) and
-    once for events with state. Lexicon-gated rules are looked up by the
-    lexicons that matched.
+    Rules no lexicon gates are listed per (channel, category, has media): once
+    for events judged with the empty state (rules that need stored state left
+    out) and once for events with state. Lexicon-gated rules are looked up by
+    the lexicons that matched.
     """
 
     empty: Mapping[_Key, tuple[CompiledRule, ...]]
@@ -137,16 +140,21 @@ class KindIndex:
     triggered: Mapping[str, tuple[CompiledRule, ...]]
 
     def candidates(
-        self, channel: str | None, category: str | None, stateful: bool, lexicons: Mapping[str, int]
+        self,
+        channel: str | None,
+        category: str | None,
+        media: bool,
+        stateful: bool,
+        lexicons: Mapping[str, int],
     ) -> Sequence[CompiledRule]:
-        base = (self.full if stateful else self.empty).get((channel, category), ())
+        base = (self.full if stateful else self.empty).get((channel, category, media), ())
         if not lexicons:
             return base
         extra = [
             r
             for name in lexicons
             for r in self.triggered.get(name, ())
-            if _applies(r, channel, category) and (stateful or not r.needs_state)
+            if _applies(r, (channel, category, media)) and (stateful or not r.needs_state)
         ]
         if not extra:
             return base
@@ -157,10 +165,13 @@ class KindIndex:
 _EMPTY_INDEX = KindIndex({}, {}, {})
 
 
-def _applies(rule: CompiledRule, channel: str | None, category: str | None) -> bool:
+def _applies(rule: CompiledRule, key: _Key) -> bool:
+    channel, category, media = key
     if rule.channels is not None and channel not in rule.channels:
         return False
-    return rule.categories is None or category in rule.categories
+    if rule.categories is not None and category not in rule.categories:
+        return False
+    return media or MEDIA not in rule.needs
 
 
 def _build_index(rules: Sequence[CompiledRule]) -> dict[str, KindIndex]:
@@ -172,14 +183,14 @@ def _build_index(rules: Sequence[CompiledRule]) -> dict[str, KindIndex]:
         categories: list[str | None] = (
             [c.value for c in MessageCategory] if "category" in fields else [None]
         )
+        medias = [False, True] if "media" in fields else [False]
         always = [r for r in kind_rules if r.triggers is None]
         empty: dict[_Key, tuple[CompiledRule, ...]] = {}
         full: dict[_Key, tuple[CompiledRule, ...]] = {}
-        for channel in channels:
-            for category in categories:
-                fitting = tuple(r for r in always if _applies(r, channel, category))
-                full[(channel, category)] = fitting
-                empty[(channel, category)] = tuple(r for r in fitting if not r.needs_state)
+        for key in itertools.product(channels, categories, medias):
+            fitting = tuple(r for r in always if _applies(r, key))
+            full[key] = fitting
+            empty[key] = tuple(r for r in fitting if not r.needs_state)
         triggered: dict[str, list[CompiledRule]] = {}
         for r in kind_rules:
             for name in r.triggers or ():
@@ -300,6 +311,7 @@ class _PackCompiler:
             triggers=cond.triggers,
             categories=cond.categories,
             needs_state=any(not check(_EMPTY_CONTEXT) for check in cond.state_checks),
+            needs=cond.needs,
             origin=origin,
             order=order,
             spec=spec,

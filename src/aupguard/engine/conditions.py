@@ -94,6 +94,8 @@ class CompiledCondition:
     categories: frozenset[str] | None = None
     state_checks: tuple[Cond, ...] = ()
     state_only: bool = False
+    needs: frozenset[str] = frozenset()
+    """Event facets it cannot hold without (all of them)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,6 +154,19 @@ def _attr_chain(parts: list[str]) -> Getter:
         return value
 
     return get
+
+
+class _Defaults:
+    """A stand-in context whose memo holds one detector's default value."""
+
+    __slots__ = ("memo",)
+
+    def __init__(self, name: str, value: Any) -> None:
+        self.memo = {name: value}
+
+
+def _holds_on(fn: Cond, name: str, value: Any) -> bool:
+    return bool(fn(_Defaults(name, value)))  # type: ignore[arg-type]
 
 
 def _is_number(value: Any) -> bool:
@@ -255,6 +270,7 @@ class ConditionCompiler:
             categories,
             tuple(x for p in parts for x in p.state_checks),
             all(p.state_only for p in parts),
+            frozenset().union(*(p.needs for p in parts)),
         )
 
     @staticmethod
@@ -276,6 +292,7 @@ class ConditionCompiler:
             categories,
             (fn,) if state_only else (),
             state_only,
+            frozenset.intersection(*(p.needs for p in parts)),
         )
 
     @staticmethod
@@ -324,7 +341,10 @@ class ConditionCompiler:
 
         fn = self._compare(f"detector {name!r}", _Typed(spec.output), getter, ops, line)
         triggers = frozenset({spec.gate_lexicon}) if spec.gate else None
-        return CompiledCondition(fn, (Source("detector", name),), spec.cost, triggers)
+        # a detector without its facet returns its default: the condition is then only
+        # impossible if it is false on the default value
+        needs = spec.needs if spec.needs and not _holds_on(fn, name, spec.default) else frozenset()
+        return CompiledCondition(fn, (Source("detector", name),), spec.cost, triggers, needs=needs)
 
     def _event(
         self, path: Any, ops: dict[str, Any], rule: RuleSpec, line: int

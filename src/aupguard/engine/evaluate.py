@@ -33,6 +33,7 @@ def evaluate(pack: CompiledPack, event: AnyEvent, state: State, now: datetime) -
     rules = pack.kind_index(event.kind).candidates(
         getattr(event, "channel", None),
         getattr(event, "category", None),
+        bool(getattr(event, "media", None)),
         state is not EMPTY_STATE,
         ctx.lexicons,
     )

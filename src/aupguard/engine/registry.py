@@ -34,6 +34,8 @@ __all__ = [
     "DATASETS",
     "DETECTORS",
     "EXPLAINERS",
+    "FACETS",
+    "MEDIA",
     "DatasetSpec",
     "DetectorSpec",
     "ValueType",
@@ -51,6 +53,11 @@ class ValueType(StrEnum):
 
 
 ALL_EVENTS = frozenset(EventKind)
+MEDIA = "media"
+FACETS = frozenset({MEDIA})
+"""Facets of an event the rule index knows: `media` (the event carries attachments). A
+detector that `needs` a facet returns its default without it, so the index can leave
+out, for events without the facet, rules that cannot fire then."""
 TEXT_EVENTS = frozenset({EventKind.MESSAGE, EventKind.INBOUND})
 
 DetectorFn = Callable[["Context"], Any]
@@ -68,6 +75,8 @@ class DetectorSpec:
     gate: str | None
     default: Any
     score: bool
+    needs: frozenset[str] = frozenset()
+    """Event facets without which the detector only returns its default (see FACETS)."""
 
     @property
     def gate_lexicon(self) -> str:
@@ -93,6 +102,7 @@ def detector(
     gate: str | None = None,
     default: Any = None,
     score: bool = False,
+    needs: frozenset[str] = frozenset(),
 ) -> Callable[[F], F]:
     """Register a detector function under `name` (decorator).
 
@@ -114,6 +124,7 @@ def detector(
             gate=gate,
             default=_DEFAULTS[output] if default is None else default,
             score=score,
+            needs=needs,
         )
         return fn
 
