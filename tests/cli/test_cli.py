@@ -182,3 +182,20 @@ def test_console_script_is_installed() -> None:
     )
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["verdict"] == "allow"
+
+
+def test_policy_lint_counts_negated_lexicons_as_used(tmp_path: Path) -> None:
+    pack = tmp_path / "pack.yaml"
+    pack.write_text(
+        'pack: p\nversion: "1"\nclauses: {X1: {seed: s, policy: p, text: t}}\n'
+        "lexicons: {a: {terms: [alpha]}, b: {terms: [beta]}, c: {terms: [gamma]}}\n"
+        "rules:\n"
+        "  - id: r.a\n    title: t\n    clauses: [X1]\n    action: hold\n    severity: low\n"
+        "    when: {all: [{lexicon: a}, {not: {lexicon: b}}]}\n"
+        "    examples: [{event: {body: alpha}}]\n",
+        "utf-8",
+    )
+    code, _, err = run("policy", "lint", str(pack))
+    assert code == 0
+    assert "lexicon 'c' is not used" in err
+    assert "lexicon 'b'" not in err

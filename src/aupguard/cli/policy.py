@@ -24,6 +24,18 @@ PackArgument = Annotated[str, typer.Argument(help="Pack: 'default', a pack.yaml,
 STALE_DAYS = 400
 
 
+def _lexicons_named(node: object) -> set[str]:
+    """Every lexicon a condition names, negated ones included."""
+    if isinstance(node, dict):
+        found = {node["lexicon"]} if isinstance(node.get("lexicon"), str) else set()
+        for value in node.values():
+            found |= _lexicons_named(value)
+        return found
+    if isinstance(node, list):
+        return {name for item in node for name in _lexicons_named(item)}
+    return set()
+
+
 @policy_app.command()
 def lint(pack: PackArgument = "default") -> None:
     """Load and compile a pack; report every problem with its file and line (exit 2)."""
@@ -36,7 +48,7 @@ def lint(pack: PackArgument = "default") -> None:
         f"{len(compiled.data)} datasets, compiled in {compiled.compile_seconds * 1000:.0f} ms"
     )
     warnings = []
-    used = {s.name for r in compiled.rules for s in r.sources if s.kind == "lexicon"}
+    used = {name for r in compiled.rules for name in _lexicons_named(r.spec.when)}
     for name in compiled.lexicons.names:
         if not name.startswith("gate:") and name not in used:
             warnings.append(f"lexicon {name!r} is not used by any rule")
