@@ -175,6 +175,32 @@ def test_whatsapp_unique_recipients_by_tier(engine: Engine, clock: FakeClock) ->
     assert verdicts[250].retry_after == pytest.approx(86400 - 25.0, abs=0.01)
 
 
+def test_whatsapp_messages_to_one_user_are_paced(engine: Engine, clock: FakeClock) -> None:
+    screener = Screener(engine, after=[LimitStep(engine, MemoryCounters(clock))])
+
+    def send(to: str) -> Any:
+        event = message(
+            "Your table is ready",
+            channel="whatsapp",
+            sender_type="whatsapp_business",
+            to=to,
+            category="conversational",
+            at=_at(clock),
+        )
+        return screener.screen(event)
+
+    assert send("+14155550100").verdict is Verdict.ALLOW
+    clock.advance(2)
+    again = send("+14155550100")
+    assert again.verdict is Verdict.THROTTLE
+    assert again.hits[0].rule == "traffic.whatsapp_pair_rate"
+    assert again.code == 131056
+    assert again.retry_after == pytest.approx(4.0)
+    assert send("+14155550101").verdict is Verdict.ALLOW  # another user is not held back
+    clock.advance(4)
+    assert send("+14155550100").verdict is Verdict.ALLOW
+
+
 # SMS pumping
 
 
@@ -359,6 +385,7 @@ def test_sender_types_and_profiles_choose_the_limits(engine: Engine) -> None:
     wa = by_name(message("hi", channel="whatsapp", sender_type="whatsapp_business"))
     assert wa["whatsapp_throughput"].limit == 80
     assert wa["whatsapp_unique"].limit == 250
+    assert (wa["whatsapp_pair"].limit, wa["whatsapp_pair"].period) == (1, 6)
     inside_window = by_name(
         message(
             "hi", channel="whatsapp", category="conversational", sender_type="whatsapp_business"

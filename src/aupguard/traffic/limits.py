@@ -59,6 +59,7 @@ FAMILIES = (
     "brand_daily",
     "whatsapp_unique",
     "whatsapp_throughput",
+    "whatsapp_pair",
     "account_rate",
     "plan_quota",
     "api_key_rate",
@@ -132,6 +133,8 @@ class WhatsApp(BaseModel):
     default_tier: int
     window: float = Field(default=86400, gt=0)
     throughput: Rate
+    pair: Rate | None = None
+    """Messages from one business number to one user (Meta error 131056 beyond it)."""
 
 
 class Plan(BaseModel):
@@ -278,6 +281,8 @@ def _message_limits(
         if profile.whatsapp_throughput:
             rate = Rate(rate=profile.whatsapp_throughput, per=1, burst=profile.whatsapp_throughput)
         out.append(rate.limit("whatsapp_throughput", f"number:{event.sender}", 1))
+        if wa.pair is not None:
+            out.append(wa.pair.limit("whatsapp_pair", f"pair:{event.sender}:{event.to}", 1))
         tier = profile.whatsapp_tier if profile.whatsapp_tier is not None else wa.default_tier
         if tier and _business_initiated(event):
             portfolio = event.brand or "portfolio"
