@@ -7,6 +7,8 @@ and in-memory counters. Servers point `AUPGUARD_DATABASE_URL` at PostgreSQL and
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -18,6 +20,10 @@ class Settings(BaseSettings):
 
     database_url: str = "sqlite:///aupguard.sqlite"
     redis_url: str | None = None
+    redis_prefix: str = "aupguard:"
+    """Prefix of every Redis key aupguard writes (several installations can share one Redis)."""
+    sender_registry: Literal["off", "enforce"] = "off"
+    """`enforce`: the send path refuses numbers the account has not registered and verified."""
     pack: str = "default"
 
     # HTTP gateway (`aupguard serve`)

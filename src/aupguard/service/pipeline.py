@@ -1,0 +1,71 @@
+"""The send path a server runs: which state sources and after-decision steps
+surround the engine, built from the settings.
+
+    screener = build_screener(settings, engine, database)
+
+- Traffic (always): rate limits, quotas and carrier limits are consumed after
+  the engine decided (`LimitStep`), and the pumping/snowshoeing/key-sharing
+  signals are read before it (`TrafficSignals`). With ``AUPGUARD_REDIS_URL``
+  both live in Redis and every worker of every machine shares them; without
+  it they are in this process's memory (the embedded default: one worker's
+  limits, lost at restart).
+- Sender registry (``AUPGUARD_SENDER_REGISTRY=enforce``): messages and calls
+  from numbers the account has not registered and verified are refused (P5
+  P11). Off by default, because a new installation has an empty registry.
+
+Each domain that adds state to the send path (consent, account standing)
+adds its source here, so that the HTTP gateway and the library assemble the
+same pipeline.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import redis
+
+from aupguard.config import Settings
+from aupguard.engine.facade import Engine
+from aupguard.service.screening import AfterDecision, Screener, StateSource
+from aupguard.store.db import Database
+from aupguard.traffic.counters import CounterStore, MemoryCounters
+from aupguard.traffic.redis_counters import RedisCounters
+from aupguard.traffic.service import LimitStep
+from aupguard.traffic.signals import MemorySignals, RedisSignals, SignalStore
+from aupguard.traffic.sources import TrafficSignals
+
+__all__ = ["build_screener", "traffic_stores"]
+
+
+def traffic_stores(settings: Settings) -> tuple[CounterStore, SignalStore]:
+    """Counters and signal windows: in Redis when a URL is set, else in memory."""
+    if settings.redis_url:
+        client = redis.Redis.from_url(settings.redis_url)
+        return (
+            RedisCounters(client, settings.redis_prefix),
+            RedisSignals(client, settings.redis_prefix),
+        )
+    return MemoryCounters(), MemorySignals()
+
+
+def build_screener(
+    settings: Settings,
+    engine: Engine,
+    database: Database | None,
+    *,
+    sources: Sequence[StateSource] = (),
+    steps: Sequence[AfterDecision] = (),
+) -> Screener:
+    """The send-path pipeline for `settings`; `sources` and `steps` are added to it."""
+    counters, signals = traffic_stores(settings)
+    chosen: list[StateSource] = []
+    if settings.sender_registry == "enforce":
+        from aupguard.identity.registry import MemorySenderRegistry
+        from aupguard.identity.service import SenderSource
+        from aupguard.identity.sql import SqlSenderRegistry
+
+        registry = SqlSenderRegistry(database) if database else MemorySenderRegistry()
+        chosen.append(SenderSource(registry))
+    chosen.append(TrafficSignals(engine, signals))
+    chosen.extend(sources)
+    return Screener(engine, chosen, [LimitStep(engine, counters), *steps])
