@@ -1,0 +1,94 @@
+"""Store interfaces of the consent domain, and their in-memory implementations.
+
+`ConsentStore` is the append-only ledger; `DncStore` the do-not-call lists.
+Every call names the tenant, and nothing a call returns belongs to another
+tenant. The SQL implementations are in `aupguard.consent.sql`; one contract
+suite (`tests/contract/test_consent_store.py`) runs against all of them.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable, Iterator, Sequence
+from datetime import datetime
+from typing import Protocol
+
+from aupguard.consent.model import ConsentEvent
+
+__all__ = ["PLATFORM_LIST", "ConsentStore", "DncStore", "MemoryConsentStore", "MemoryDncStore"]
+
+PLATFORM_LIST = "*platform"
+"""The tenant name under which a platform-wide do-not-call list is kept."""
+
+
+class ConsentStore(Protocol):
+    def append(self, events: Sequence[ConsentEvent]) -> None:
+        """Add events, all or none (one transaction)."""
+        ...
+
+    def history(
+        self, tenant: str, recipient: str, until: datetime | None = None
+    ) -> list[ConsentEvent]:
+        """The recipient's events of `tenant` in time order (up to `until` when given)."""
+        ...
+
+    def export(self, tenant: str) -> Iterator[ConsentEvent]:
+        """Every event of `tenant`, by recipient and time."""
+        ...
+
+
+class DncStore(Protocol):
+    def add(self, tenant: str, numbers: Sequence[str], source: str, at: datetime) -> int:
+        """List E.164 numbers (all or none); returns how many were not listed before."""
+        ...
+
+    def listed(self, tenant: str, number: str) -> bool: ...
+
+    def count(self, tenant: str) -> int: ...
+
+
+def _order(event: ConsentEvent) -> datetime:
+    return event.at
+
+
+class MemoryConsentStore:
+    """The ledger in a dict (one process; tests and the library)."""
+
+    def __init__(self) -> None:
+        self._events: dict[tuple[str, str], list[ConsentEvent]] = {}
+        self._lock = threading.Lock()
+
+    def append(self, events: Sequence[ConsentEvent]) -> None:
+        with self._lock:
+            for event in events:
+                bucket = self._events.setdefault((event.tenant, event.recipient), [])
+                bucket.append(event)
+                if len(bucket) > 1 and bucket[-2].at > event.at:
+                    bucket.sort(key=_order)  # stable: equal times keep insertion order
+
+    def history(
+        self, tenant: str, recipient: str, until: datetime | None = None
+    ) -> list[ConsentEvent]:
+        events = self._events.get((tenant, recipient), ())
+        return [e for e in events if until is None or e.at <= until]
+
+    def export(self, tenant: str) -> Iterator[ConsentEvent]:
+        for key in sorted(k for k in self._events if k[0] == tenant):
+            yield from self._events[key]
+
+
+class MemoryDncStore:
+    def __init__(self) -> None:
+        self._numbers: dict[str, set[str]] = {}
+
+    def add(self, tenant: str, numbers: Iterable[str], source: str, at: datetime) -> int:
+        listed = self._numbers.setdefault(tenant, set())
+        before = len(listed)
+        listed.update(numbers)
+        return len(listed) - before
+
+    def listed(self, tenant: str, number: str) -> bool:
+        return number in self._numbers.get(tenant, ())
+
+    def count(self, tenant: str) -> int:
+        return len(self._numbers.get(tenant, ()))

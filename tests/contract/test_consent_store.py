@@ -1,0 +1,139 @@
+"""The consent ledger and do-not-call contract: one suite for memory, SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from aupguard.consent.model import (
+    ConsentEvent,
+    ConsentKind,
+    ConsentMethod,
+    ConsentStatus,
+    fold,
+    scopes_for,
+)
+from aupguard.consent.sql import SqlConsentStore, SqlDncStore
+from aupguard.consent.store import ConsentStore, DncStore, MemoryConsentStore, MemoryDncStore
+from aupguard.store.db import Database
+from aupguard.store.migrate import upgrade
+from tests.services import postgres_database
+
+T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+ALICE = "+14155550123"
+BOB = "+14155550124"
+
+
+@pytest.fixture(params=["memory", "sqlite", "postgresql"])
+def stores(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> Iterator[tuple[ConsentStore, DncStore]]:
+    if request.param == "memory":
+        yield MemoryConsentStore(), MemoryDncStore()
+        return
+    if request.param == "sqlite":
+        db = Database(f"sqlite:///{tmp_path / 'consent.sqlite'}")
+        upgrade(db)
+        yield SqlConsentStore(db), SqlDncStore(db)
+        db.dispose()
+        return
+    with postgres_database() as url:
+        db = Database(url)
+        upgrade(db)
+        yield SqlConsentStore(db), SqlDncStore(db)
+        db.dispose()
+
+
+def event(kind: ConsentKind, at: datetime, **fields: object) -> ConsentEvent:
+    data: dict[str, object] = {
+        "tenant": "acme",
+        "recipient": ALICE,
+        "kind": kind,
+        "at": at,
+        "scope": "brand:acme",
+        "channel": "sms",
+    }
+    data.update(fields)
+    return ConsentEvent.model_validate(data)
+
+
+def test_history_round_trips_evidence_in_time_order(stores: tuple[ConsentStore, DncStore]) -> None:
+    ledger, _ = stores
+    opt_in = event(
+        ConsentKind.OPT_IN,
+        T0,
+        method=ConsentMethod.WEB_FORM,
+        source="198.51.100.7 form signup-3",
+        wording="Yes, text me offers from Acme. Msg&data rates may apply. Reply STOP to cancel.",
+        expires=T0 + timedelta(days=365),
+    )
+    opt_out = event(ConsentKind.OPT_OUT, T0 + timedelta(days=10), method=ConsentMethod.KEYWORD)
+    ledger.append([opt_out])
+    ledger.append([opt_in])
+    assert ledger.history("acme", ALICE) == [opt_in, opt_out]
+    assert ledger.history("acme", ALICE, until=T0 + timedelta(days=1)) == [opt_in]
+    assert ledger.history("acme", BOB) == []
+
+
+def test_state_as_of_any_past_time(stores: tuple[ConsentStore, DncStore]) -> None:
+    ledger, _ = stores
+    ledger.append(
+        [
+            event(ConsentKind.OPT_IN, T0, method=ConsentMethod.PAPER),
+            event(ConsentKind.OPT_OUT, T0 + timedelta(days=30), method=ConsentMethod.KEYWORD),
+            event(ConsentKind.OPT_IN, T0 + timedelta(days=60), method=ConsentMethod.KEYWORD),
+        ]
+    )
+    history = ledger.history("acme", ALICE)
+    scopes = scopes_for("+12025550143", "acme", None)
+
+    def status(at: datetime) -> ConsentStatus:
+        return fold(history, at, scopes, "sms").status
+
+    assert status(T0 - timedelta(seconds=1)) is ConsentStatus.UNKNOWN
+    assert status(T0 + timedelta(days=1)) is ConsentStatus.OPTED_IN
+    assert status(T0 + timedelta(days=31)) is ConsentStatus.OPTED_OUT
+    assert status(T0 + timedelta(days=61)) is ConsentStatus.OPTED_IN
+    view = fold(history, T0 + timedelta(days=1), scopes, "sms")
+    assert view.method == "paper"
+    assert view.since == T0
+
+
+def test_reading_across_tenants_finds_nothing(stores: tuple[ConsentStore, DncStore]) -> None:
+    ledger, dnc = stores
+    ledger.append([event(ConsentKind.OPT_OUT, T0)])
+    dnc.add("acme", [BOB], "list.csv", T0)
+    assert ledger.history("acme", ALICE)
+    assert ledger.history("rival", ALICE) == []
+    assert list(ledger.export("rival")) == []
+    assert dnc.listed("acme", BOB)
+    assert not dnc.listed("rival", BOB)
+    assert dnc.count("rival") == 0
+
+
+def test_export_holds_every_event_of_the_tenant_only(stores: tuple[ConsentStore, DncStore]) -> None:
+    ledger, _ = stores
+    ledger.append(
+        [
+            event(ConsentKind.OPT_IN, T0, recipient=BOB),
+            event(ConsentKind.OPT_IN, T0),
+            event(ConsentKind.OPT_OUT, T0, tenant="other"),
+        ]
+    )
+    exported = list(ledger.export("acme"))
+    assert [e.recipient for e in exported] == [ALICE, BOB]
+    assert all(e.tenant == "acme" for e in exported)
+
+
+def test_dnc_add_counts_new_numbers_and_ignores_duplicates(
+    stores: tuple[ConsentStore, DncStore],
+) -> None:
+    _, dnc = stores
+    assert dnc.add("acme", [ALICE, BOB, ALICE], "a.csv", T0) == 2
+    assert dnc.add("acme", [BOB, "+14155550125"], "b.csv", T0) == 1
+    assert dnc.count("acme") == 3
+    assert dnc.listed("acme", "+14155550125")
+    assert not dnc.listed("acme", "+14155550126")
