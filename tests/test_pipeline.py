@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+from pathlib import Path
+
 from aupguard import Engine, Verdict
 from aupguard.config import Settings
+from aupguard.consent import ConsentEvent, ConsentKind
+from aupguard.consent.model import ConsentMethod
+from aupguard.consent.sql import SqlConsentStore
 from aupguard.service.pipeline import build_screener
-from tests.factories import message
+from aupguard.store.db import Database
+from aupguard.store.migrate import upgrade
+from tests.factories import RECIPIENT, message
 from tests.services import REDIS_URL, redis_prefix
 
 
@@ -33,3 +41,29 @@ def test_the_sender_registry_is_enforced_only_when_asked(engine: Engine) -> None
     decision = enforced.screen(message("see you at 7", at=None))
     assert decision.verdict is Verdict.BLOCK
     assert "sender.unregistered" in [hit.rule for hit in decision.hits]
+
+
+def test_an_opt_out_in_the_database_blocks_the_next_message(engine: Engine, tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'gateway.sqlite'}"
+    database = Database(url)
+    upgrade(database)
+    try:
+        SqlConsentStore(database).append(
+            [
+                ConsentEvent(
+                    tenant="default",
+                    recipient=RECIPIENT,
+                    kind=ConsentKind.OPT_OUT,
+                    at=datetime(2026, 3, 1, tzinfo=UTC),
+                    method=ConsentMethod.KEYWORD,
+                    wording="STOP",
+                )
+            ]
+        )
+        screener = build_screener(Settings(database_url=url), engine, database)
+        decision = screener.screen(message("see you at 7", at=None))
+        assert decision.verdict is Verdict.BLOCK
+        assert decision.code == 21610
+        assert "P28" in decision.clauses
+    finally:
+        database.dispose()

@@ -9,12 +9,14 @@ surround the engine, built from the settings.
   both live in Redis and every worker of every machine shares them; without
   it they are in this process's memory (the embedded default: one worker's
   limits, lost at restart).
+- Consent (always): the ledger and the do-not-call lists of the database (in
+  memory without one), failing closed (P28 P15); the P2P-template and
+  one-time-code signals (P17 P12) share the traffic signal store.
 - Sender registry (``AUPGUARD_SENDER_REGISTRY=enforce``): messages and calls
   from numbers the account has not registered and verified are refused (P5
   P11). Off by default, because a new installation has an empty registry.
 
-Each domain that adds state to the send path (consent, account standing)
-adds its source here, so that the HTTP gateway and the library assemble the
+Each domain that adds state to the send path adds its source here, so that the HTTP gateway and the library assemble the
 same pipeline.
 """
 
@@ -25,6 +27,12 @@ from collections.abc import Sequence
 import redis
 
 from aupguard.config import Settings
+from aupguard.consent import (
+    ConsentSignals,
+    ConsentSource,
+    MemoryConsentStore,
+    MemoryDncStore,
+)
 from aupguard.engine.facade import Engine
 from aupguard.service.screening import AfterDecision, Screener, StateSource
 from aupguard.store.db import Database
@@ -34,7 +42,7 @@ from aupguard.traffic.service import LimitStep
 from aupguard.traffic.signals import MemorySignals, RedisSignals, SignalStore
 from aupguard.traffic.sources import TrafficSignals
 
-__all__ = ["build_screener", "traffic_stores"]
+__all__ = ["build_screener", "consent_source", "traffic_stores"]
 
 
 def traffic_stores(settings: Settings) -> tuple[CounterStore, SignalStore]:
@@ -46,6 +54,15 @@ def traffic_stores(settings: Settings) -> tuple[CounterStore, SignalStore]:
             RedisSignals(client, settings.redis_prefix),
         )
     return MemoryCounters(), MemorySignals()
+
+
+def consent_source(database: Database | None) -> ConsentSource:
+    """The consent ledger and do-not-call lists of `database` (in memory without one)."""
+    if database is None:
+        return ConsentSource(MemoryConsentStore(), MemoryDncStore())
+    from aupguard.consent.sql import SqlConsentStore, SqlDncStore
+
+    return ConsentSource(SqlConsentStore(database), SqlDncStore(database))
 
 
 def build_screener(
@@ -66,6 +83,8 @@ def build_screener(
 
         registry = SqlSenderRegistry(database) if database else MemorySenderRegistry()
         chosen.append(SenderSource(registry))
+    chosen.append(consent_source(database))
     chosen.append(TrafficSignals(engine, signals))
+    chosen.append(ConsentSignals(signals))
     chosen.extend(sources)
     return Screener(engine, chosen, [LimitStep(engine, counters), *steps])
