@@ -106,6 +106,11 @@ class QuietIndex:
     names: dict[str, str]
     """"US:florida" -> "US-FL" (and the 2-letter code itself: "US:fl")."""
     presumption: frozenset[str]
+    holidays: dict[str, frozenset[date]]
+
+    def holidays_of(self, country: str) -> frozenset[date]:
+        """The legal holidays the pack lists for `country`."""
+        return self.holidays.get(country, frozenset())
 
 
 def prepare_quiet_hours(model: QuietHours) -> QuietIndex:
@@ -115,16 +120,17 @@ def prepare_quiet_hours(model: QuietHours) -> QuietIndex:
         country, _, sub = code.partition("-")
         default = spec.windows.get("all")
         week = tuple(_window(w) if (w := spec.windows.get(day, default)) else None for day in _DAYS)
-        holidays = (
+        closed: frozenset[date] = (
             frozenset(model.holidays.get(country, ())) if spec.closed_on_holidays else frozenset()
         )
         zone = ZoneInfo(spec.timezone) if spec.timezone else None
-        rules[code] = Rule(code, week, holidays, spec.consent_opens_closed_days, zone)
+        rules[code] = Rule(code, week, closed, spec.consent_opens_closed_days, zone)
         if sub:
             names[f"{country}:{sub.lower()}"] = code
             for name in spec.names:
                 names[f"{country}:{name.lower()}"] = code
-    return QuietIndex(rules, names, frozenset(model.area_code_presumption))
+    calendars = {k: frozenset(v) for k, v in model.holidays.items()}
+    return QuietIndex(rules, names, frozenset(model.area_code_presumption), calendars)
 
 
 dataset(
