@@ -14,10 +14,10 @@ from aupguard.store.db import Database
 runner = CliRunner()
 
 GOOD = (
-    "recipient,kind,at,scope,channel,method,source,wording\n"
+    "recipient,kind,at,scope,channel,method,source,wording,age_verified\n"
     "(415) 555-0123,opt_in,2026-01-05T10:00:00Z,brand:acme,sms,web_form,form:signup-3,"
-    '"Yes, text me Acme offers. Reply STOP to cancel"\n'
-    "+1 415 555 0124,opt_in,2026-01-06T10:00:00Z,brand:acme,sms,paper,scan-17,signed card\n"
+    '"Yes, text me Acme offers. Reply STOP to cancel",yes\n'
+    "+1 415 555 0124,opt_in,2026-01-06T10:00:00Z,brand:acme,sms,paper,scan-17,signed card,\n"
 )
 
 
@@ -44,6 +44,7 @@ def test_import_show_history_and_export(url: str, tmp_path: Path) -> None:
     events = ledger(url).history("default", "+14155550123")
     assert [e.method.value for e in events] == ["web_form"]
     assert events[0].wording == "Yes, text me Acme offers. Reply STOP to cancel"
+    assert events[0].age_verified
 
     code, out, _ = run(url, "consent", "show", "4155550123")
     assert code == 0 and "opted_in" in out and "web_form" in out
@@ -99,11 +100,11 @@ def test_bad_lines_are_reported_and_the_good_ones_imported(url: str, tmp_path: P
     path = tmp_path / "mixed.csv"
     path.write_bytes(
         GOOD.encode()
-        + b"not-a-number,opt_in,,,,,,\n"
-        + b"+447700900123,opt_in,,,,,,\n"
-        + b"(415) 555-0123,opt_in,2026-01-05T10:00:00Z,brand:acme,sms,web_form,x,dup\n"
-        + b"+14155550125,maybe,,,,,,\n"
-        + b"+14155550126,opt_in,,,,,,caf\xe9\n"
+        + b"not-a-number,opt_in,,,,,,,\n"
+        + b"+447700900123,opt_in,,,,,,,\n"
+        + b"(415) 555-0123,opt_in,2026-01-05T10:00:00Z,brand:acme,sms,web_form,x,dup,\n"
+        + b"+14155550125,maybe,,,,,,,\n"
+        + b"+14155550126,opt_in,,,,,,caf\xe9,\n"
     )
     code, out, err = run(url, "consent", "import", str(path), "--country", "US")
     assert code == 2

@@ -69,6 +69,7 @@ def test_history_round_trips_evidence_in_time_order(stores: tuple[ConsentStore, 
         source="198.51.100.7 form signup-3",
         wording="Yes, text me offers from Acme. Msg&data rates may apply. Reply STOP to cancel.",
         expires=T0 + timedelta(days=365),
+        age_verified=True,
     )
     opt_out = event(ConsentKind.OPT_OUT, T0 + timedelta(days=10), method=ConsentMethod.KEYWORD)
     ledger.append([opt_out])

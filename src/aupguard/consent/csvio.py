@@ -44,6 +44,7 @@ CONSENT_COLUMNS = (
     "source",
     "wording",
     "expires",
+    "age_verified",
 )
 _REQUIRED = ("recipient", "kind")
 _NUMBER_COLUMNS = ("number", "phone", "phone_number", "telephone", "recipient", "msisdn", "tn")
@@ -152,6 +153,7 @@ def parse_consent_csv(
                 "expires": _time(row["expires"], "expires")
                 if row.get("expires", "").strip()
                 else None,
+                "age_verified": _flag(row.get("age_verified", ""), "age_verified"),
             }
             consent = ConsentEvent.model_validate(fields)
         except ValueError as exc:
@@ -170,6 +172,19 @@ def parse_consent_csv(
         seen[key] = line
         parsed.good.append(consent)
     return parsed
+
+
+_TRUE = frozenset({"true", "yes", "1", "y"})
+_FALSE = frozenset({"false", "no", "0", "n", ""})
+
+
+def _flag(value: str, name: str) -> bool:
+    text = value.strip().lower()
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    raise ValueError(f"{name}: {value!r} is not true or false")
 
 
 def _reason(exc: ValueError) -> str:
@@ -249,6 +264,7 @@ def write_consent_csv(events: Iterator[ConsentEvent], out: io.TextIOBase | objec
                 e.source,
                 e.wording,
                 e.expires.astimezone(UTC).isoformat() if e.expires else "",
+                "true" if e.age_verified else "false",
             ]
         )
         count += 1

@@ -60,5 +60,6 @@ class ConsentSource:
                 since=view.since,
                 method=view.method,
                 dnc_listed=listed,
+                age_verified=view.age_verified,
             )
         }

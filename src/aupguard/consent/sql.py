@@ -17,7 +17,7 @@ from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Index, Integer, String, Text, func, insert, select
+from sqlalchemy import Boolean, Index, Integer, String, Text, func, insert, select
 from sqlalchemy.orm import Mapped, mapped_column
 
 from aupguard.consent.model import ConsentEvent, ConsentKind, ConsentMethod
@@ -42,6 +42,7 @@ class ConsentEventRow(Base):
     source: Mapped[str] = mapped_column(String(256))
     wording: Mapped[str] = mapped_column(Text)
     expires: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    age_verified: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
 class DncRow(Base):
@@ -65,6 +66,7 @@ _COLUMNS = (
     _T.c.source,
     _T.c.wording,
     _T.c.expires,
+    _T.c.age_verified,
 )
 
 
@@ -111,7 +113,8 @@ class _Reader:
 
 
 _HISTORY_SQL = (
-    "SELECT tenant, scope, recipient, channel, kind, at, method, source, wording, expires "
+    "SELECT tenant, scope, recipient, channel, kind, at, method, source, wording, expires, "
+    "age_verified "
     "FROM consent_events WHERE tenant = ? AND recipient = ? ORDER BY at, id"
 )
 
@@ -137,6 +140,7 @@ def _event(row: Any) -> ConsentEvent:
         "source": row[7],
         "wording": row[8],
         "expires": _utc(row[9]) if row[9] is not None else None,
+        "age_verified": bool(row[10]),
     }
     object.__setattr__(event, "__dict__", values)
     object.__setattr__(event, "__pydantic_fields_set__", set(_FIELDS))
@@ -170,6 +174,7 @@ class SqlConsentStore:
                 "source": e.source,
                 "wording": e.wording,
                 "expires": e.expires,
+                "age_verified": e.age_verified,
             }
             for e in events
         ]
