@@ -184,3 +184,41 @@ def test_honour_by_is_ten_business_days_later(keywords: KeywordIndex) -> None:
     assert outcome.reply_by == NOW + timedelta(minutes=5)
     holiday = business_days_after(NOW, 10, frozenset({date(2026, 6, 3)}))
     assert holiday == NOW + timedelta(days=15)
+
+
+def test_an_age_verified_opt_in_lets_age_gated_marketing_through(engine: Engine) -> None:
+    ledger = MemoryConsentStore()
+    screener = Screener(engine, sources=[ConsentSource(ledger)])
+
+    def happy_hour() -> OutboundMessage:
+        return OutboundMessage.model_validate(
+            {
+                "from": OURS,
+                "to": PERSON,
+                "body": "Acme Bar: happy hour! 2-for-1 cocktails tonight. Reply STOP to opt out",
+                "category": "marketing",
+                "account": "acme",
+                "at": NOW,
+            }
+        )
+
+    opted_in(ledger)
+    held = screener.screen(happy_hour())
+    assert "content.shaft.alcohol" in [h.rule for h in held.hits]
+    ledger.append(
+        [
+            ConsentEvent(
+                tenant="acme",
+                recipient=PERSON,
+                kind=ConsentKind.OPT_IN,
+                at=NOW - timedelta(days=1),
+                method=ConsentMethod.WEB_FORM,
+                source="form:age-gate",
+                wording="I confirm I am 21 or older. Text me Acme Bar offers.",
+                age_verified=True,
+            )
+        ]
+    )
+    passed = screener.screen(happy_hour())
+    assert "content.shaft.alcohol" not in [h.rule for h in passed.hits]
+    assert passed.verdict is Verdict.ALLOW

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -83,3 +83,51 @@ def test_codes_from_many_services_to_one_number_are_held(engine: Engine, backend
 )
 def test_looks_like_code(text: str, expected: bool) -> None:
     assert looks_like_code(text) is expected
+
+
+def test_florida_caps_same_subject_solicitations_at_three_per_day(engine: Engine) -> None:
+    from aupguard.consent import ConsentSource, MemoryConsentStore
+    from aupguard.consent.model import ConsentEvent, ConsentKind
+
+    clock = FakeClock()
+    signals = ConsentSignals(MemorySignals(clock))
+    ledger = MemoryConsentStore()
+    for person in ("+13055550123", "+14155550123"):
+        ledger.append(
+            [
+                ConsentEvent(
+                    tenant="a1",
+                    recipient=person,
+                    kind=ConsentKind.OPT_IN,
+                    at=NOW - timedelta(days=1),
+                )
+            ]
+        )
+    screener = Screener(engine, sources=[ConsentSource(ledger), signals], after=[signals])
+
+    def offer(to: str, sender: str, campaign: str = "spring") -> OutboundMessage:
+        return OutboundMessage.model_validate(
+            {
+                "from": sender,
+                "to": to,
+                "body": "Acme Shoes: 20% off today. Reply STOP to opt out",
+                "category": "marketing",
+                "campaign": campaign,
+                "account": "a1",
+            }
+        )
+
+    daytime = datetime(2026, 6, 2, 16, 0, tzinfo=UTC)  # 12:00 in Miami
+    senders = ["+12025550143", "+12025550144", "+12025550145", "+12025550146"]
+    florida = [screener.screen(offer("+13055550123", s), daytime) for s in senders]
+    assert [d.verdict for d in florida] == [Verdict.ALLOW] * 3 + [Verdict.THROTTLE]
+    assert "consent.daily_cap" in [h.rule for h in florida[-1].hits]
+    # a throttled message is not counted, another subject has its own count,
+    # and a state without a cap has none
+    assert screener.screen(offer("+13055550123", senders[0], "summer"), daytime).verdict is (
+        Verdict.ALLOW
+    )
+    california = [screener.screen(offer("+14155550123", s), daytime) for s in senders * 2]
+    assert all(d.verdict is Verdict.ALLOW for d in california)
+    clock.advance(2 * 86400)
+    assert screener.screen(offer("+13055550123", senders[0]), daytime).verdict is Verdict.ALLOW

@@ -69,6 +69,7 @@ def test_history_round_trips_evidence_in_time_order(stores: tuple[ConsentStore, 
         source="198.51.100.7 form signup-3",
         wording="Yes, text me offers from Acme. Msg&data rates may apply. Reply STOP to cancel.",
         expires=T0 + timedelta(days=365),
+        age_verified=True,
     )
     opt_out = event(ConsentKind.OPT_OUT, T0 + timedelta(days=10), method=ConsentMethod.KEYWORD)
     ledger.append([opt_out])
@@ -137,3 +138,27 @@ def test_dnc_add_counts_new_numbers_and_ignores_duplicates(
     assert dnc.count("acme") == 3
     assert dnc.listed("acme", "+14155550125")
     assert not dnc.listed("acme", "+14155550126")
+
+
+def test_dnc_listed_in_the_account_or_the_platform_list(
+    stores: tuple[ConsentStore, DncStore],
+) -> None:
+    _, dnc = stores
+    dnc.add("*platform", [ALICE], "registry.csv", T0)
+    dnc.add("acme", [BOB], "own.csv", T0)
+    assert dnc.listed_in(("acme", "*platform"), ALICE)
+    assert dnc.listed_in(("acme", "*platform"), BOB)
+    assert not dnc.listed_in(("rival", "*platform"), BOB)
+    assert not dnc.listed("acme", ALICE)
+
+
+def test_a_reader_sees_what_another_connection_commits_later(
+    stores: tuple[ConsentStore, DncStore],
+) -> None:
+    ledger, dnc = stores
+    assert ledger.history("acme", ALICE) == []  # the read connection is open now
+    assert not dnc.listed("acme", ALICE)
+    ledger.append([event(ConsentKind.OPT_OUT, T0)])
+    dnc.add("acme", [ALICE], "later.csv", T0)
+    assert len(ledger.history("acme", ALICE)) == 1
+    assert dnc.listed("acme", ALICE)

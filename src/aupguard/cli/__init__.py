@@ -2,11 +2,24 @@
 
 from __future__ import annotations
 
-from aupguard.cli import db, demo, eval, feeds, identity, keys, policy, screen, serve, traffic
+from aupguard.cli import (
+    consent,
+    db,
+    demo,
+    eval,
+    feeds,
+    identity,
+    keys,
+    policy,
+    screen,
+    serve,
+    traffic,
+)
 from aupguard.cli.app import app
 
 __all__ = [
     "app",
+    "consent",
     "db",
     "demo",
     "eval",

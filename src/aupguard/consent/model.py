@@ -67,6 +67,8 @@ class ConsentEvent(BaseModel):
     wording: str = Field(default="", max_length=2000)
     """The exact words shown (opt-in) or received (opt-out)."""
     expires: datetime | None = None
+    age_verified: bool = False
+    """Opt-in: the person's age was verified (age gating for restricted categories)."""
 
     @field_validator("at", "expires")
     @classmethod
@@ -100,6 +102,15 @@ class ConsentView:
     since: datetime | None = None
     method: str | None = None
     event: ConsentEvent | None = None
+
+    @property
+    def age_verified(self) -> bool:
+        """The opt-in in effect recorded a verified age."""
+        return (
+            self.status is ConsentStatus.OPTED_IN
+            and self.event is not None
+            and self.event.age_verified
+        )
 
 
 UNKNOWN = ConsentView(ConsentStatus.UNKNOWN)

@@ -32,6 +32,7 @@ __all__ = [
     "QuietHours",
     "QuietIndex",
     "Wait",
+    "daily_cap",
     "jurisdictions_for",
     "prepare_quiet_hours",
     "wait_for",
@@ -60,6 +61,8 @@ class Jurisdiction(BaseModel):
     consent_opens_closed_days: bool = False
     """Closed days (Sundays, holidays) do not apply to recipients who opted in (Utah)."""
     timezone: str | None = None
+    max_per_24h: int | None = Field(default=None, ge=1)
+    """At most this many solicitations on the same subject to one person in 24 h."""
     note: str = ""
 
     @field_validator("windows")
@@ -98,6 +101,7 @@ class Rule:
     holidays: frozenset[date]
     consent_opens: bool
     zone: ZoneInfo | None
+    max_per_24h: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +110,11 @@ class QuietIndex:
     names: dict[str, str]
     """"US:florida" -> "US-FL" (and the 2-letter code itself: "US:fl")."""
     presumption: frozenset[str]
+    holidays: dict[str, frozenset[date]]
+
+    def holidays_of(self, country: str) -> frozenset[date]:
+        """The legal holidays the pack lists for `country`."""
+        return self.holidays.get(country, frozenset())
 
 
 def prepare_quiet_hours(model: QuietHours) -> QuietIndex:
@@ -115,16 +124,19 @@ def prepare_quiet_hours(model: QuietHours) -> QuietIndex:
         country, _, sub = code.partition("-")
         default = spec.windows.get("all")
         week = tuple(_window(w) if (w := spec.windows.get(day, default)) else None for day in _DAYS)
-        holidays = (
+        closed: frozenset[date] = (
             frozenset(model.holidays.get(country, ())) if spec.closed_on_holidays else frozenset()
         )
         zone = ZoneInfo(spec.timezone) if spec.timezone else None
-        rules[code] = Rule(code, week, holidays, spec.consent_opens_closed_days, zone)
+        rules[code] = Rule(
+            code, week, closed, spec.consent_opens_closed_days, zone, spec.max_per_24h
+        )
         if sub:
             names[f"{country}:{sub.lower()}"] = code
             for name in spec.names:
                 names[f"{country}:{name.lower()}"] = code
-    return QuietIndex(rules, names, frozenset(model.area_code_presumption))
+    calendars = {k: frozenset(v) for k, v in model.holidays.items()}
+    return QuietIndex(rules, names, frozenset(model.area_code_presumption), calendars)
 
 
 dataset(
@@ -273,3 +285,12 @@ def wait_for(
             blocker = closed_by
         candidate = later
     return Wait(15 * 86400.0, blocker[0] if blocker else "", "", None)
+
+
+def daily_cap(
+    number: str, index: QuietIndex, subdivision: str | None = None
+) -> tuple[int, str] | None:
+    """The strictest same-subject cap per 24 h that applies to `number`, and whose it is."""
+    rules, _ = jurisdictions_for(number, index, subdivision)
+    caps = [(r.max_per_24h, r.code) for r in rules if r.max_per_24h is not None]
+    return min(caps) if caps else None

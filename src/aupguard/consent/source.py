@@ -47,8 +47,10 @@ class ConsentSource:
         view = fold(self.ledger.history(event.account, recipient), now, scopes, channel)
         listed = False
         if self.dnc is not None:
-            listed = self.dnc.listed(event.account, recipient) or (
-                self.platform_dnc and self.dnc.listed(PLATFORM_LIST, recipient)
+            listed = (
+                self.dnc.listed_in((event.account, PLATFORM_LIST), recipient)
+                if self.platform_dnc
+                else self.dnc.listed(event.account, recipient)
             )
         if view.status is ConsentStatus.UNKNOWN and not listed:
             return {}
@@ -58,5 +60,6 @@ class ConsentSource:
                 since=view.since,
                 method=view.method,
                 dnc_listed=listed,
+                age_verified=view.age_verified,
             )
         }

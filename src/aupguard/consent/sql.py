@@ -1,19 +1,23 @@
 """The consent ledger and do-not-call lists in SQLite or PostgreSQL (migration branch
 ``consent``).
 
-Reads use SQLAlchemy Core on a pooled connection (no ORM identity map: the
-consent check runs for every message). Do-not-call imports are bulk loads:
-SQLite ``executemany`` of ``INSERT OR IGNORE``, PostgreSQL ``COPY`` into a
-temporary table and one ``INSERT ... ON CONFLICT DO NOTHING``.
+The consent check runs for every message, so its two reads (the recipient's
+events, the do-not-call listing) go straight to the driver on a connection
+each thread keeps (autocommit: every read sees what is committed), with the
+SQL prepared once; writes go through SQLAlchemy transactions. Do-not-call
+imports are bulk loads: SQLite ``executemany`` of ``INSERT OR IGNORE``,
+PostgreSQL ``COPY`` into a temporary table and one ``INSERT ... ON CONFLICT
+DO NOTHING``.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Index, Integer, String, Text, bindparam, func, insert, select
+from sqlalchemy import Boolean, Index, Integer, String, Text, func, insert, select
 from sqlalchemy.orm import Mapped, mapped_column
 
 from aupguard.consent.model import ConsentEvent, ConsentKind, ConsentMethod
@@ -38,6 +42,7 @@ class ConsentEventRow(Base):
     source: Mapped[str] = mapped_column(String(256))
     wording: Mapped[str] = mapped_column(Text)
     expires: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    age_verified: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
 class DncRow(Base):
@@ -61,33 +66,98 @@ _COLUMNS = (
     _T.c.source,
     _T.c.wording,
     _T.c.expires,
+    _T.c.age_verified,
 )
 
 
+def _utc(value: Any) -> datetime:
+    if isinstance(value, str):  # SQLite through the bare driver
+        value = datetime.fromisoformat(value)
+    assert isinstance(value, datetime)
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class _Reader:
+    """One driver connection per thread for the hot reads (autocommit)."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self.marker = "?" if db.dialect == "sqlite" else "%s"
+        self._local = threading.local()
+        self._all: list[Any] = []
+        self._lock = threading.Lock()
+
+    def sql(self, text: str) -> str:
+        return text.replace("?", self.marker)
+
+    def cursor(self) -> Any:
+        raw = getattr(self._local, "raw", None)
+        if raw is None:
+            proxy = self.db.engine.raw_connection()
+            raw = proxy.driver_connection
+            if self.db.dialect == "postgresql":
+                assert raw is not None
+                raw.autocommit = True
+            self._local.proxy, self._local.raw = proxy, raw
+            with self._lock:
+                self._all.append(proxy)
+        assert raw is not None
+        return raw.cursor()
+
+    def close(self) -> None:
+        with self._lock:
+            for proxy in self._all:
+                proxy.close()
+            self._all.clear()
+        self._local = threading.local()
+
+
+_HISTORY_SQL = (
+    "SELECT tenant, scope, recipient, channel, kind, at, method, source, wording, expires, "
+    "age_verified "
+    "FROM consent_events WHERE tenant = ? AND recipient = ? ORDER BY at, id"
+)
+
+
+_FIELDS = frozenset(ConsentEvent.model_fields)
+_KINDS = {k.value: k for k in ConsentKind}
+_METHODS = {m.value: m for m in ConsentMethod}
+
+
 def _event(row: Any) -> ConsentEvent:
-    # Rows were validated on the way in: construct without validating again.
-    return ConsentEvent.model_construct(
-        tenant=row[0],
-        scope=row[1],
-        recipient=row[2],
-        channel=row[3],
-        kind=ConsentKind(row[4]),
-        at=row[5],
-        method=ConsentMethod(row[6]),
-        source=row[7],
-        wording=row[8],
-        expires=row[9],
-    )
+    """A ledger row as an event. Rows were validated on the way in, so the model is
+    filled without validating again (what `model_construct` does, minus its overhead:
+    this runs for every message)."""
+    event = ConsentEvent.__new__(ConsentEvent)
+    values = {
+        "tenant": row[0],
+        "scope": row[1],
+        "recipient": row[2],
+        "channel": row[3],
+        "kind": _KINDS[row[4]],
+        "at": _utc(row[5]),
+        "method": _METHODS[row[6]],
+        "source": row[7],
+        "wording": row[8],
+        "expires": _utc(row[9]) if row[9] is not None else None,
+        "age_verified": bool(row[10]),
+    }
+    object.__setattr__(event, "__dict__", values)
+    object.__setattr__(event, "__pydantic_fields_set__", set(_FIELDS))
+    object.__setattr__(event, "__pydantic_extra__", None)
+    object.__setattr__(event, "__pydantic_private__", None)
+    return event
 
 
 class SqlConsentStore:
     def __init__(self, db: Database) -> None:
         self.db = db
-        self._history = (
-            select(*_COLUMNS)
-            .where(_T.c.tenant == bindparam("tenant"), _T.c.recipient == bindparam("recipient"))
-            .order_by(_T.c.at, _T.c.id)
-        )
+        self._reader = _Reader(db)
+        self._history = self._reader.sql(_HISTORY_SQL)
+
+    def close(self) -> None:
+        """Give back the connections kept for reads (before `Database.dispose`)."""
+        self._reader.close()
 
     def append(self, events: Sequence[ConsentEvent]) -> None:
         if not events:
@@ -104,6 +174,7 @@ class SqlConsentStore:
                 "source": e.source,
                 "wording": e.wording,
                 "expires": e.expires,
+                "age_verified": e.age_verified,
             }
             for e in events
         ]
@@ -113,9 +184,12 @@ class SqlConsentStore:
     def history(
         self, tenant: str, recipient: str, until: datetime | None = None
     ) -> list[ConsentEvent]:
-        with self.db.engine.connect() as conn:
-            rows = conn.execute(self._history, {"tenant": tenant, "recipient": recipient})
-            events = [_event(r) for r in rows]
+        cursor = self._reader.cursor()
+        try:
+            cursor.execute(self._history, (tenant, recipient))
+            events = [_event(r) for r in cursor.fetchall()]
+        finally:
+            cursor.close()
         if until is not None:
             events = [e for e in events if e.at <= until]
         return events
@@ -133,9 +207,16 @@ _D = DncRow.__table__
 class SqlDncStore:
     def __init__(self, db: Database) -> None:
         self.db = db
-        self._listed = select(_D.c.number).where(
-            _D.c.tenant == bindparam("tenant"), _D.c.number == bindparam("number")
+        self._reader = _Reader(db)
+        self._one = self._reader.sql(
+            "SELECT 1 FROM consent_dnc WHERE tenant = ? AND number = ? LIMIT 1"
         )
+        self._two = self._reader.sql(
+            "SELECT 1 FROM consent_dnc WHERE tenant IN (?, ?) AND number = ? LIMIT 1"
+        )
+
+    def close(self) -> None:
+        self._reader.close()
 
     def add(self, tenant: str, numbers: Sequence[str], source: str, at: datetime) -> int:
         if not numbers:
@@ -169,9 +250,18 @@ class SqlDncStore:
             return int(result.rowcount)
 
     def listed(self, tenant: str, number: str) -> bool:
-        with self.db.engine.connect() as conn:
-            found = conn.execute(self._listed, {"tenant": tenant, "number": number}).first()
-        return found is not None
+        return self._found(self._one, (tenant, number))
+
+    def listed_in(self, tenants: tuple[str, str], number: str) -> bool:
+        return self._found(self._two, (*tenants, number))
+
+    def _found(self, sql: str, params: tuple[str, ...]) -> bool:
+        cursor = self._reader.cursor()
+        try:
+            cursor.execute(sql, params)
+            return cursor.fetchone() is not None
+        finally:
+            cursor.close()
 
     def count(self, tenant: str) -> int:
         with self.db.engine.connect() as conn:

@@ -44,6 +44,10 @@ class DncStore(Protocol):
 
     def listed(self, tenant: str, number: str) -> bool: ...
 
+    def listed_in(self, tenants: tuple[str, str], number: str) -> bool:
+        """Listed by either tenant (the account's own list, the platform's)."""
+        ...
+
     def count(self, tenant: str) -> int: ...
 
 
@@ -89,6 +93,9 @@ class MemoryDncStore:
 
     def listed(self, tenant: str, number: str) -> bool:
         return number in self._numbers.get(tenant, ())
+
+    def listed_in(self, tenants: tuple[str, str], number: str) -> bool:
+        return any(number in self._numbers.get(t, ()) for t in tenants)
 
     def count(self, tenant: str) -> int:
         return len(self._numbers.get(tenant, ()))
