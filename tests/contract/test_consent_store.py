@@ -37,13 +37,19 @@ def stores(
     if request.param == "sqlite":
         db = Database(f"sqlite:///{tmp_path / 'consent.sqlite'}")
         upgrade(db)
-        yield SqlConsentStore(db), SqlDncStore(db)
+        ledger, dnc = SqlConsentStore(db), SqlDncStore(db)
+        yield ledger, dnc
+        ledger.close()
+        dnc.close()
         db.dispose()
         return
     with postgres_database() as url:
         db = Database(url)
         upgrade(db)
-        yield SqlConsentStore(db), SqlDncStore(db)
+        ledger, dnc = SqlConsentStore(db), SqlDncStore(db)
+        yield ledger, dnc
+        ledger.close()
+        dnc.close()
         db.dispose()
 
 
@@ -162,3 +168,18 @@ def test_a_reader_sees_what_another_connection_commits_later(
     dnc.add("acme", [ALICE], "later.csv", T0)
     assert len(ledger.history("acme", ALICE)) == 1
     assert dnc.listed("acme", ALICE)
+
+
+def test_many_reading_threads_each_get_an_answer(stores: tuple[ConsentStore, DncStore]) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    ledger, dnc = stores
+    ledger.append([event(ConsentKind.OPT_OUT, T0)])
+    dnc.add("acme", [ALICE], "x.csv", T0)
+
+    def read(_: int) -> tuple[int, bool]:
+        return len(ledger.history("acme", ALICE)), dnc.listed("acme", ALICE)
+
+    with ThreadPoolExecutor(max_workers=24) as pool:  # more threads than a default pool holds
+        answers = list(pool.map(read, range(96)))
+    assert answers == [(1, True)] * 96

@@ -17,8 +17,20 @@ from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Boolean, Index, Integer, String, Text, func, insert, select
+from sqlalchemy import (
+    Boolean,
+    Index,
+    Integer,
+    String,
+    Text,
+    create_engine,
+    event,
+    func,
+    insert,
+    select,
+)
 from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.pool import NullPool
 
 from aupguard.consent.model import ConsentEvent, ConsentKind, ConsentMethod
 from aupguard.store.base import Base, UtcDateTime
@@ -77,12 +89,24 @@ def _utc(value: Any) -> datetime:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
+def _busy_timeout(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.close()
+
+
 class _Reader:
-    """One driver connection per thread for the hot reads (autocommit)."""
+    """One driver connection per thread for the hot reads (autocommit).
+
+    The connections come from an engine of their own without a pool, so that
+    however many threads read, they never hold the application's pool."""
 
     def __init__(self, db: Database) -> None:
         self.db = db
         self.marker = "?" if db.dialect == "sqlite" else "%s"
+        self.engine = create_engine(db.url, poolclass=NullPool)
+        if db.dialect == "sqlite":
+            event.listen(self.engine, "connect", _busy_timeout)
         self._local = threading.local()
         self._all: list[Any] = []
         self._lock = threading.Lock()
@@ -93,7 +117,7 @@ class _Reader:
     def cursor(self) -> Any:
         raw = getattr(self._local, "raw", None)
         if raw is None:
-            proxy = self.db.engine.raw_connection()
+            proxy = self.engine.raw_connection()
             raw = proxy.driver_connection
             if self.db.dialect == "postgresql":
                 assert raw is not None
@@ -110,6 +134,7 @@ class _Reader:
                 proxy.close()
             self._all.clear()
         self._local = threading.local()
+        self.engine.dispose()
 
 
 _HISTORY_SQL = (
