@@ -100,6 +100,8 @@ class Standing(Doc):
     throttle_seconds: float = 0
     reason: str = ""
     invoices: dict[str, Invoice] = Field(default_factory=dict)
+    trial_expired_at: datetime | None = None
+    past_due_at: datetime | None = None
     notice_at: datetime | None = None
     terminate_at: datetime | None = None
     terminated_at: datetime | None = None
@@ -109,8 +111,17 @@ class Standing(Doc):
 
     @property
     def due_index(self) -> datetime | None:
-        """When the lifecycle job must look at this account next."""
-        return self.terminate_at or self.export_until
+        """When the lifecycle job must look at this account next (None: only billing events
+        change it)."""
+        if self.scrubbed_at is not None:
+            return None
+        moments = [self.terminate_at, self.export_until]
+        if self.base == "trial" and self.trial_expired_at is None:
+            moments.append(self.trial_ends)
+        moments.extend(
+            i.issued for i in self.invoices.values() if i.paid is None and i.disputed is None
+        )
+        return min((m for m in moments if m is not None), default=None)
 
 
 class Strike(Doc):

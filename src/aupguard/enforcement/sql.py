@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 from sqlalchemy import JSON, String, delete, select
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from aupguard.audit.chain import AuditDraft, AuditEntry
 from aupguard.audit.log import AuditLog
@@ -60,19 +60,22 @@ class SqlRecordStore:
 
     def put(self, docs: Sequence[Doc], audit: Sequence[AuditDraft] = ()) -> list[AuditEntry]:
         with self.db.transaction() as session:
-            for doc in docs:
-                row = session.get(_T, (doc.KIND, doc.tenant, doc.id))
-                if row is None:
-                    row = _T(kind=doc.KIND, tenant=doc.tenant, id=doc.id)
-                    session.add(row)
-                row.status = doc.status_index
-                row.key = doc.key_index
-                row.due = doc.due_index
-                row.created = doc.created
-                row.updated = doc.updated
-                row.data = doc.model_dump(mode="json")
-            session.flush()
+            self._write(session, docs)
             return self._audit.append_in(session, audit)
+
+    def _write(self, session: Session, docs: Sequence[Doc]) -> None:
+        for doc in docs:
+            row = session.get(_T, (doc.KIND, doc.tenant, doc.id))
+            if row is None:
+                row = _T(kind=doc.KIND, tenant=doc.tenant, id=doc.id)
+                session.add(row)
+            row.status = doc.status_index
+            row.key = doc.key_index
+            row.due = doc.due_index
+            row.created = doc.created
+            row.updated = doc.updated
+            row.data = doc.model_dump(mode="json")
+        session.flush()
 
     def find(
         self, model: type[D], tenant: str, *, status: str | None = None, key: str | None = None
@@ -106,11 +109,17 @@ class SqlRecordStore:
             return [model.model_validate(r) for r in session.scalars(query)]
 
     def delete(
-        self, model: type[D], tenant: str, ids: Sequence[str], audit: Sequence[AuditDraft] = ()
+        self,
+        model: type[D],
+        tenant: str,
+        ids: Sequence[str],
+        audit: Sequence[AuditDraft] = (),
+        put: Sequence[Doc] = (),
     ) -> int:
         with self.db.transaction() as session:
             result = session.execute(
                 delete(_T).where(_T.kind == model.KIND, _T.tenant == tenant, _T.id.in_(list(ids)))
             )
+            self._write(session, put)
             self._audit.append_in(session, audit)
             return int(getattr(result, "rowcount", 0) or 0)

@@ -55,8 +55,15 @@ class RecordStore(Protocol):
         ...
 
     def delete(
-        self, model: type[D], tenant: str, ids: Sequence[str], audit: Sequence[AuditDraft] = ()
-    ) -> int: ...
+        self,
+        model: type[D],
+        tenant: str,
+        ids: Sequence[str],
+        audit: Sequence[AuditDraft] = (),
+        put: Sequence[Doc] = (),
+    ) -> int:
+        """Delete records of this tenant, writing `put` and `audit` in the same transaction."""
+        ...
 
 
 class MemoryRecordStore:
@@ -113,13 +120,20 @@ class MemoryRecordStore:
         return chosen[:limit] if limit is not None else chosen
 
     def delete(
-        self, model: type[D], tenant: str, ids: Sequence[str], audit: Sequence[AuditDraft] = ()
+        self,
+        model: type[D],
+        tenant: str,
+        ids: Sequence[str],
+        audit: Sequence[AuditDraft] = (),
+        put: Sequence[Doc] = (),
     ) -> int:
         with self._lock:
             gone = 0
             for id_ in ids:
                 if self._docs.pop((model.KIND, tenant, id_), None) is not None:
                     gone += 1
+            for doc in put:
+                self._docs[(doc.KIND, doc.tenant, doc.id)] = doc
             if audit:
                 self._audit.append(audit)
             return gone
