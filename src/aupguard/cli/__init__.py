@@ -2,13 +2,28 @@
 
 from __future__ import annotations
 
-from aupguard.cli import db, demo, eval, feeds, identity, keys, policy, screen, serve, traffic
+from aupguard.cli import (
+    audit,
+    db,
+    demo,
+    enforce,
+    eval,
+    feeds,
+    identity,
+    keys,
+    policy,
+    screen,
+    serve,
+    traffic,
+)
 from aupguard.cli.app import app
 
 __all__ = [
     "app",
+    "audit",
     "db",
     "demo",
+    "enforce",
     "eval",
     "feeds",
     "identity",
