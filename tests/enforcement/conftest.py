@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -37,10 +36,10 @@ class Cli:
 
 
 @pytest.fixture
-def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Cli]:
+def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Cli:
     signer = generate_key_file(tmp_path / "audit.pem")
     monkeypatch.setenv("AUPGUARD_AUDIT_KEY_FILE", str(tmp_path / "audit.pem"))
     monkeypatch.setenv("AUPGUARD_AUDIT_CHECKPOINT_EVERY", "5")
     monkeypatch.delenv("AUPGUARD_ACTOR", raising=False)
     monkeypatch.setenv("COLUMNS", "200")
-    yield Cli(CliRunner(), f"sqlite:///{tmp_path / 'aupguard.sqlite'}", signer.public_key)
+    return Cli(CliRunner(), f"sqlite:///{tmp_path / 'aupguard.sqlite'}", signer.public_key)

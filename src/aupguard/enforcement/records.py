@@ -9,7 +9,8 @@ keeps it as JSON with three indexed fields it declares (`status`, `key`,
 
 from __future__ import annotations
 
-import uuid
+import secrets
+import time
 from datetime import date, datetime
 from typing import Any, ClassVar, Literal
 
@@ -44,7 +45,8 @@ _FROZEN = ConfigDict(frozen=True, extra="forbid")
 
 
 def new_id(prefix: str) -> str:
-    return f"{prefix}_{uuid.uuid4().hex[:16]}"
+    """A unique id that sorts in creation order (nanosecond clock, then randomness)."""
+    return f"{prefix}_{time.time_ns():016x}{secrets.token_hex(3)}"
 
 
 class Doc(BaseModel):
