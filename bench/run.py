@@ -19,6 +19,7 @@ BENCHES = [
     "traffic_memory",
     "traffic_redis",
     "traffic_cdr",
+    "audit",
 ]
 
 if __name__ == "__main__":

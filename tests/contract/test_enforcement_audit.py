@@ -130,7 +130,7 @@ def test_a_payload_edit_is_caught_even_with_its_hash(
     if db is None:
         return  # memory entries are immutable objects; the SQL row is what an attacker edits
     with db.engine.begin() as conn:
-        conn.execute(text("UPDATE audit_entries SET payload = '{\"n\": 99}' WHERE seq = 2"))
+        conn.execute(text("UPDATE audit_entries SET payload = :p WHERE seq = 2"), {"p": '{"n":99}'})
     result = verify_log(log)
     assert result.broken is not None
     assert (result.broken.seq, result.broken.reason) == (2, "payload does not match its digest")

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Protocol
 
-from aupguard.audit.chain import GENESIS, AuditDraft, AuditEntry, seal
+from aupguard.audit.chain import GENESIS, AuditDraft, AuditEntry, Link, seal
 from aupguard.audit.keys import Signer
 
 __all__ = ["AuditLog", "Checkpoint", "MemoryAuditLog", "checkpoint_message"]
@@ -56,6 +56,10 @@ class AuditLog(Protocol):
 
     def scan(self, after: int = 0) -> Iterator[AuditEntry]:
         """The whole chain from seq `after + 1` on (staff use: verification)."""
+        ...
+
+    def links(self, after: int = 0) -> Iterator[Link]:
+        """The chain as stored, for the verifier (no parsing of what it hashes)."""
         ...
 
     def head(self) -> tuple[int, str]:
@@ -134,6 +138,10 @@ class MemoryAuditLog:
         with self._lock:
             chosen = [e for e in self._entries if e.seq > after]
         yield from chosen
+
+    def links(self, after: int = 0) -> Iterator[Link]:
+        for entry in self.scan(after):
+            yield entry.link()
 
     def head(self) -> tuple[int, str]:
         with self._lock:

@@ -9,14 +9,15 @@ a state change and its audit entry commit together.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Integer, String, Table, insert, select, update
+from sqlalchemy import Integer, String, Table, Text, insert, select, text, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from aupguard.audit.chain import AuditDraft, AuditEntry, seal
+from aupguard.audit.chain import AuditDraft, AuditEntry, Link, canonical, seal, stamp
 from aupguard.audit.keys import Signer
 from aupguard.audit.log import Checkpoint, checkpoint_message, crosses
 from aupguard.store.base import Base, UtcDateTime
@@ -34,7 +35,8 @@ class AuditEntryRow(Base):
     actor: Mapped[str] = mapped_column(String(128))
     kind: Mapped[str] = mapped_column(String(64))
     subject: Mapped[str] = mapped_column(String(256))
-    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    payload: Mapped[str] = mapped_column(Text)
+    """Canonical JSON text (what the digest covers)."""
     digest: Mapped[str] = mapped_column(String(64))
     prev: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
@@ -79,7 +81,16 @@ _COLUMNS = (
 
 
 def _entry(row: Any) -> AuditEntry:
-    return AuditEntry(*row)
+    seq, at, tenant, actor, kind, subject, payload, digest, prev, hash_ = row
+    return AuditEntry(
+        seq, at, tenant, actor, kind, subject, json.loads(payload), digest, prev, hash_
+    )
+
+
+_LINKS = text(
+    "SELECT seq, at, tenant, actor, kind, subject, payload, digest, prev, hash"
+    " FROM audit_entries WHERE seq > :after ORDER BY seq LIMIT :limit"
+)
 
 
 class SqlAuditLog:
@@ -124,7 +135,7 @@ class SqlAuditLog:
                     "actor": e.actor,
                     "kind": e.kind,
                     "subject": e.subject,
-                    "payload": e.payload,
+                    "payload": canonical(e.payload).decode(),
                     "digest": e.digest,
                     "prev": e.prev,
                     "hash": e.hash,
@@ -178,6 +189,31 @@ class SqlAuditLog:
                 return
             for row in rows:
                 yield _entry(row)
+            last = rows[-1][0]
+
+    def links(self, after: int = 0, batch: int = 20_000) -> Iterator[Link]:
+        """The stored rows as they are (no type conversion: SQLite gives the time as the
+        text that was hashed; PostgreSQL a datetime, written back the same way)."""
+        last = after
+        while True:
+            with self.db.engine.connect() as connection:
+                rows = connection.execute(_LINKS, {"after": last, "limit": batch}).all()
+            if not rows:
+                return
+            for row in rows:
+                at = row[1]
+                yield (
+                    row[0],
+                    at if isinstance(at, str) else stamp(at),
+                    row[2],
+                    row[3],
+                    row[4],
+                    row[5],
+                    row[6],
+                    row[7],
+                    row[8],
+                    row[9],
+                )
             last = rows[-1][0]
 
     def head(self) -> tuple[int, str]:

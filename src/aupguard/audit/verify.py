@@ -10,12 +10,13 @@ checkpoint past the end).
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from aupguard.audit.chain import GENESIS, AuditEntry, payload_digest
+from aupguard.audit.chain import GENESIS, Link, entry_hash
 from aupguard.audit.keys import verify_signature
 from aupguard.audit.log import AuditLog, Checkpoint, checkpoint_message
 
@@ -42,7 +43,7 @@ class VerifyResult:
 
 
 def verify_chain(
-    entries: Iterable[AuditEntry],
+    links: Iterable[Link],
     checkpoints: Iterable[Checkpoint] = (),
     public_key: Ed25519PublicKey | None = None,
     head: tuple[int, str] | None = None,
@@ -52,16 +53,16 @@ def verify_chain(
     result.checkpoints = len(points)
     prev = GENESIS
     expected_seq = 1
-    for entry in entries:
-        broken = _check(entry, expected_seq, prev)
+    for link in links:
+        broken = _check(link, expected_seq, prev)
         if broken is None:
-            point = points.get(entry.seq)
+            point = points.get(link[0])
             if point is not None:
-                broken = _check_point(point, entry, public_key, result)
+                broken = _check_point(point, link, public_key, result)
         if broken is not None:
             result.broken = broken
             return result
-        prev = entry.hash
+        prev = link[9]
         expected_seq += 1
         result.entries += 1
     last = expected_seq - 1
@@ -80,34 +81,36 @@ def verify_chain(
     return result
 
 
-def _check(entry: AuditEntry, expected_seq: int, prev: str) -> Broken | None:
-    if entry.seq != expected_seq:
-        return Broken(expected_seq, f"entry {expected_seq} is missing (next is {entry.seq})")
-    if payload_digest(entry.payload) != entry.digest:
-        return Broken(entry.seq, "payload does not match its digest")
-    if entry.prev != prev:
-        return Broken(entry.seq, "prev does not match the hash of the entry before")
-    if entry.expected_hash() != entry.hash:
-        return Broken(entry.seq, "hash does not match the entry's fields")
+def _check(link: Link, expected_seq: int, prev: str) -> Broken | None:
+    seq, at, tenant, actor, kind, subject, payload, digest, link_prev, hash_ = link
+    if seq != expected_seq:
+        return Broken(expected_seq, f"entry {expected_seq} is missing (next is {seq})")
+    if hashlib.sha256(payload.encode()).hexdigest() != digest:
+        return Broken(seq, "payload does not match its digest")
+    if link_prev != prev:
+        return Broken(seq, "prev does not match the hash of the entry before")
+    if entry_hash(prev, seq, at, tenant, actor, kind, subject, digest) != hash_:
+        return Broken(seq, "hash does not match the entry's fields")
     return None
 
 
 def _check_point(
     point: Checkpoint,
-    entry: AuditEntry,
+    link: Link,
     public_key: Ed25519PublicKey | None,
     result: VerifyResult,
 ) -> Broken | None:
-    if point.hash != entry.hash:
-        return Broken(entry.seq, "the signed checkpoint names another hash for this entry")
+    seq = link[0]
+    if point.hash != link[9]:
+        return Broken(seq, "the signed checkpoint names another hash for this entry")
     if public_key is not None:
         if not verify_signature(
             public_key, point.signature, checkpoint_message(point.seq, point.hash)
         ):
-            return Broken(entry.seq, "the checkpoint's signature does not verify")
+            return Broken(seq, "the checkpoint's signature does not verify")
         result.signatures_checked += 1
     return None
 
 
 def verify_log(log: AuditLog, public_key: Ed25519PublicKey | None = None) -> VerifyResult:
-    return verify_chain(log.scan(), log.checkpoints(), public_key, log.head())
+    return verify_chain(log.links(), log.checkpoints(), public_key, log.head())

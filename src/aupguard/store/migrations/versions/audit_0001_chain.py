@@ -26,7 +26,7 @@ def upgrade() -> None:
         sa.Column("actor", sa.String(128), nullable=False),
         sa.Column("kind", sa.String(64), nullable=False),
         sa.Column("subject", sa.String(256), nullable=False),
-        sa.Column("payload", sa.JSON(), nullable=False),
+        sa.Column("payload", sa.Text(), nullable=False),
         sa.Column("digest", sa.String(64), nullable=False),
         sa.Column("prev", sa.String(64), nullable=False),
         sa.Column("hash", sa.String(64), nullable=False),

@@ -12,7 +12,7 @@ from alembic import op
 revision = "enforcement_0001"
 down_revision = "0001_base"
 branch_labels = ("enforcement",)
-depends_on = ("audit_0001",)
+depends_on = None
 
 
 def upgrade() -> None:
