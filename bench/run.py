@@ -20,6 +20,7 @@ BENCHES = [
     "traffic_redis",
     "traffic_cdr",
     "consent",
+    "audit",
 ]
 
 if __name__ == "__main__":

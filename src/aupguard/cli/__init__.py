@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from aupguard.cli import (
+    audit,
     consent,
     db,
     demo,
+    enforce,
     eval,
     feeds,
     identity,
@@ -19,9 +21,11 @@ from aupguard.cli.app import app
 
 __all__ = [
     "app",
+    "audit",
     "consent",
     "db",
     "demo",
+    "enforce",
     "eval",
     "feeds",
     "identity",

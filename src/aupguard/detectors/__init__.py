@@ -2,6 +2,7 @@
 
 from aupguard.consent import detectors as consent
 from aupguard.detectors import account, content, dlp, media, numbers, payload, spam, urls
+from aupguard.enforcement import datasets as enforcement
 from aupguard.traffic import detectors as traffic
 
 __all__ = [
@@ -9,6 +10,7 @@ __all__ = [
     "consent",
     "content",
     "dlp",
+    "enforcement",
     "media",
     "numbers",
     "payload",
