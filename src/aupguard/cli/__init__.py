@@ -2,11 +2,24 @@
 
 from __future__ import annotations
 
-from aupguard.cli import db, demo, eval, feeds, identity, keys, policy, screen, serve, traffic
+from aupguard.cli import (
+    console_users,
+    db,
+    demo,
+    eval,
+    feeds,
+    identity,
+    keys,
+    policy,
+    screen,
+    serve,
+    traffic,
+)
 from aupguard.cli.app import app
 
 __all__ = [
     "app",
+    "console_users",
     "db",
     "demo",
     "eval",
