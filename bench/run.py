@@ -19,6 +19,7 @@ BENCHES = [
     "traffic_memory",
     "traffic_redis",
     "traffic_cdr",
+    "console_pages",
 ]
 
 if __name__ == "__main__":

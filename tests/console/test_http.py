@@ -430,3 +430,13 @@ def test_oversized_and_non_form_posts_are_refused(
         "/console/test-message", data={"csrf": csrf_of(page.text), "body": "x" * 10_001}
     )
     assert long_body.status_code == 400
+
+
+def test_expired_sessions_are_purged(client: Browserish, sessions: Sessions, clock: Clock) -> None:
+    first = sessions.start()
+    clock.advance(minutes=16)  # past the 15 minutes a session before sign-in lasts
+    assert sessions.store.get(first.record.digest) is not None  # not yet purged
+    clock.advance(minutes=10)
+    second = sessions.start()
+    assert sessions.store.get(first.record.digest) is None
+    assert sessions.store.get(second.record.digest) is not None

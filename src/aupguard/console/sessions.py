@@ -31,6 +31,8 @@ class SessionPolicy:
     """Idle and absolute limit of a session that has not finished signing in."""
     touch_every: timedelta = timedelta(seconds=60)
     """`last_seen_at` is written at most this often (not on every request)."""
+    purge_every: timedelta = timedelta(minutes=10)
+    """Expired sessions are deleted this often (by whichever request starts a session)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,9 +73,13 @@ class Sessions:
         self.store = store
         self.clock = clock
         self.policy = policy
+        self._purged: datetime | None = None
 
     def start(self, stage: Stage = Stage.ANONYMOUS, user: ConsoleUser | None = None) -> Session:
         now = self.clock()
+        if self._purged is None or now - self._purged >= self.policy.purge_every:
+            self._purged = now
+            self.store.purge(now)
         session_id = secrets.token_urlsafe(32)
         lasts = self.policy.absolute if stage is Stage.SIGNED_IN else self.policy.before_sign_in
         record = SessionRecord(
