@@ -21,6 +21,7 @@ BENCHES = [
     "traffic_cdr",
     "consent",
     "audit",
+    "console_pages",
 ]
 
 if __name__ == "__main__":

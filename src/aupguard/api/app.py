@@ -11,7 +11,7 @@ from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import BaseRoute, Route
+from starlette.routing import BaseRoute, Mount, Route
 
 from aupguard.api.errors import ApiError, error_response
 from aupguard.api.logs import configure_logging
@@ -64,6 +64,9 @@ def create_app(
 
     routes: list[BaseRoute] = [Route("/openapi.json", openapi, methods=["GET"], name="openapi")]
     routes.extend(build_routes(routers))
+    from aupguard.console.app import create_console  # here: the console imports api modules
+
+    routes.append(Mount("/console", app=create_console(services)))  # the review console
 
     @asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from aupguard.cli import (
     audit,
     consent,
+    console_users,
     db,
     demo,
     enforce,
@@ -23,6 +24,7 @@ __all__ = [
     "app",
     "audit",
     "consent",
+    "console_users",
     "db",
     "demo",
     "enforce",

@@ -1,0 +1,549 @@
+"""The console: a Starlette application of server-rendered pages, mounted at /console.
+
+Every handler goes through `_page` (or `_form` for POSTs): it loads the
+server-side session from the cookie, checks the CSRF token of every form
+(403 when missing or wrong), resolves the signed-in user to an `Actor`, and
+turns `Forbidden` into 403 and `UserNotFound` into 404. Templates autoescape
+everything; pages carry a Content-Security-Policy that allows no script at all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime
+from importlib import resources
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
+
+import jinja2
+from pydantic import ValidationError
+from starlette.applications import Starlette
+from starlette.datastructures import FormData
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, RedirectResponse, Response
+from starlette.routing import Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from aupguard.actors import Actor, Forbidden, Role
+from aupguard.console.accounts import Accounts, UserNotFound
+from aupguard.console.pages import PAGES, PageInfo
+from aupguard.console.passwords import WeakPassword
+from aupguard.console.sessions import Session, Sessions
+from aupguard.console.store import (
+    ConsoleUser,
+    DuplicateUser,
+    MemorySessionStore,
+    MemoryUserStore,
+    Stage,
+)
+from aupguard.engine.events import OutboundMessage
+
+if TYPE_CHECKING:
+    from aupguard.api.services import Services
+
+__all__ = ["COOKIE", "console_accounts", "console_sessions", "create_console"]
+
+COOKIE = "__Host-aupguard-console"
+"""__Host-: the browser keeps it only if Secure, Path=/ and without Domain."""
+MAX_FORM_BYTES = 65_536
+MAX_TEST_BODY = 10_000
+
+SECURITY_HEADERS = [
+    (
+        b"content-security-policy",
+        b"default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
+        b"frame-ancestors 'none'; base-uri 'none'",
+    ),
+    (b"x-content-type-options", b"nosniff"),
+    (b"x-frame-options", b"DENY"),
+    (b"referrer-policy", b"same-origin"),
+    (b"cache-control", b"no-store"),
+]
+
+NOTES = {
+    "created": "The user was created. They enrol their second factor at their first sign-in.",
+    "roles": "The roles were changed.",
+    "reset": "The second factor was reset. The user enrols a new one at their next sign-in.",
+    "revoked": "The user was revoked and signed out everywhere.",
+}
+
+
+def console_accounts(services: Services) -> Accounts:
+    """The console's account service on the configured database (memory without one)."""
+    if services.database is not None:
+        from aupguard.console.store_sql import SqlUserStore
+
+        return Accounts(SqlUserStore(services.database))
+    return Accounts(MemoryUserStore())
+
+
+def console_sessions(services: Services) -> Sessions:
+    if services.database is not None:
+        from aupguard.console.store_sql import SqlSessionStore
+
+        return Sessions(SqlSessionStore(services.database))
+    return Sessions(MemorySessionStore())
+
+
+class _SecurityHeaders:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", ()), *SECURITY_HEADERS]
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+@dataclass
+class Visit:
+    """One request as the handlers see it."""
+
+    request: Request
+    session: Session | None
+    user: ConsoleUser | None
+    form: FormData | None = None
+
+    @property
+    def actor(self) -> Actor:
+        assert self.user is not None
+        return self.user.actor()
+
+    def field(self, name: str) -> str:
+        value = self.form.get(name) if self.form is not None else None
+        return value if isinstance(value, str) else ""
+
+
+class Refused(Exception):
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+Handler = Callable[["Console", Visit], Awaitable[Response]]
+
+
+class Console:
+    def __init__(self, services: Services) -> None:
+        self.services = services
+        self.templates = jinja2.Environment(
+            loader=jinja2.PackageLoader("aupguard.console", "templates"),
+            autoescape=True,
+            undefined=jinja2.StrictUndefined,
+        )
+        self.css = resources.files("aupguard.console").joinpath("static/console.css").read_bytes()
+
+    @property
+    def accounts(self) -> Accounts:
+        return self.services.component(console_accounts)
+
+    @property
+    def sessions(self) -> Sessions:
+        return self.services.component(console_sessions)
+
+    # -- plumbing ---------------------------------------------------------------------
+
+    def render(
+        self, visit: Visit, template: str, status: int = 200, **context: Any
+    ) -> HTMLResponse:
+        base = visit.request.scope.get("root_path", "")
+        actor = visit.user.actor() if visit.user is not None else None
+        nav = [p for p in PAGES if p.built and actor is not None and p.visible_to(actor)]
+        html = self.templates.get_template(template).render(
+            base=base,
+            user=visit.user,
+            csrf=visit.session.csrf if visit.session is not None else "",
+            nav=nav,
+            path=visit.request.url.path[len(base) :] or "/",
+            **context,
+        )
+        return HTMLResponse(html, status_code=status)
+
+    def redirect(self, visit: Visit, path: str, session: Session | None = None) -> Response:
+        base = visit.request.scope.get("root_path", "")
+        response = RedirectResponse(base + path, status_code=303)
+        if session is not None:
+            self.set_cookie(response, session)
+        return response
+
+    def set_cookie(self, response: Response, session: Session) -> None:
+        response.set_cookie(
+            COOKIE,
+            session.id,
+            path="/",
+            secure=True,
+            httponly=True,
+            samesite="strict",
+        )
+
+    def _load(self, request: Request) -> tuple[Session | None, ConsoleUser | None]:
+        session = self.sessions.load(request.cookies.get(COOKIE))
+        user = None
+        if session is not None and session.record.user_id is not None:
+            user = self.accounts.fresh(session.record.tenant, session.record.user_id)
+            if user is None:  # revoked or locked since: the session is over
+                self.sessions.end(session)
+                session = None
+        return session, user
+
+    def page(
+        self, handler: Handler, *, stage: Stage | None = Stage.SIGNED_IN
+    ) -> Callable[[Request], Awaitable[Response]]:
+        """An endpoint: session, CSRF on POST, stage check, errors as pages."""
+
+        async def endpoint(request: Request) -> Response:
+            session, user = self._load(request)
+            visit = Visit(request, session, user)
+            try:
+                if request.method == "POST":
+                    visit.form = await self._read_form(request)
+                    if not self.sessions.check_csrf(session, visit.field("csrf")):
+                        raise Refused(
+                            403,
+                            "This form has expired or did not come from this console "
+                            "(missing or wrong CSRF token). Open the page again and resubmit.",
+                        )
+                if stage is not None and (session is None or session.stage is not stage):
+                    return self.redirect(visit, "/sign-in")
+                return await handler(self, visit)
+            except Refused as exc:
+                return self.render(visit, "error.html", exc.status, message=exc.message)
+            except Forbidden:
+                return self.render(
+                    visit, "error.html", 403, message="Your roles do not allow this page."
+                )
+            except UserNotFound:
+                return self.render(visit, "error.html", 404, message="There is no such user.")
+
+        return endpoint
+
+    async def _read_form(self, request: Request) -> FormData:
+        length = request.headers.get("content-length")
+        if length is not None and (not length.isdigit() or int(length) > MAX_FORM_BYTES):
+            raise Refused(413, f"A console form is at most {MAX_FORM_BYTES} bytes.")
+        kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if kind != "application/x-www-form-urlencoded":
+            if length in (None, "0") and not kind:
+                return FormData()  # an empty POST: no fields, so no CSRF token either
+            raise Refused(415, "Console forms are sent as application/x-www-form-urlencoded.")
+        return await request.form(max_files=0, max_fields=100)
+
+
+def _require_page(visit: Visit, path: str) -> PageInfo:
+    page = next(p for p in PAGES if p.path == path)
+    if not page.visible_to(visit.actor):
+        raise Forbidden(visit.actor, f"open {page.title}")
+    return page
+
+
+# -- sign-in --------------------------------------------------------------------------
+
+
+async def sign_in_page(console: Console, visit: Visit) -> Response:
+    if visit.session is not None and visit.session.stage is Stage.SIGNED_IN:
+        return console.redirect(visit, "/")
+    session = visit.session
+    if session is None or session.stage is not Stage.ANONYMOUS:
+        session = console.sessions.start()
+    visit.session = session
+    response = console.render(visit, "sign_in.html", error="", name="")
+    console.set_cookie(response, session)
+    return response
+
+
+async def sign_in(console: Console, visit: Visit) -> Response:
+    name = visit.field("name")
+    result = console.accounts.check_password(name, visit.field("password"))
+    if result.user is None:
+        if result.locked_until is not None:
+            error = (
+                "Too many failed attempts: this account is locked for a while. "
+                "Try again later or ask an administrator."
+            )
+            return console.render(visit, "sign_in.html", 429, error=error, name=name)
+        error = "The user name or the password is wrong."
+        return console.render(visit, "sign_in.html", 401, error=error, name=name)
+    stage = Stage.PASSWORD if result.user.totp_confirmed else Stage.ENROL
+    session = console.sessions.advance(visit.session, stage, result.user)
+    return console.redirect(
+        visit, "/second-factor" if stage is Stage.PASSWORD else "/enrol", session
+    )
+
+
+def _finish(console: Console, visit: Visit, user: ConsoleUser) -> Session:
+    console.accounts.signed_in(user)
+    return console.sessions.advance(visit.session, Stage.SIGNED_IN, user)
+
+
+def _locked(console: Console, visit: Visit) -> Response:
+    if visit.session is not None:
+        console.sessions.end(visit.session)
+    return console.redirect(visit, "/sign-in")
+
+
+async def second_factor_page(console: Console, visit: Visit) -> Response:
+    return console.render(visit, "second_factor.html", error="")
+
+
+async def second_factor(console: Console, visit: Visit) -> Response:
+    assert visit.user is not None
+    if console.accounts.check_totp(visit.user, visit.field("code")):
+        return console.redirect(visit, "/", _finish(console, visit, visit.user))
+    if console.accounts.fresh(visit.user.tenant, visit.user.id) is None:
+        return _locked(console, visit)
+    return console.render(
+        visit, "second_factor.html", 401, error="That code is wrong or was used already."
+    )
+
+
+async def recovery_page(console: Console, visit: Visit) -> Response:
+    return console.render(visit, "recovery.html", error="")
+
+
+async def recovery(console: Console, visit: Visit) -> Response:
+    assert visit.user is not None
+    if console.accounts.use_recovery_code(visit.user, visit.field("code")):
+        return console.redirect(visit, "/", _finish(console, visit, visit.user))
+    if console.accounts.fresh(visit.user.tenant, visit.user.id) is None:
+        return _locked(console, visit)
+    return console.render(
+        visit, "recovery.html", 401, error="That recovery code is wrong or was used already."
+    )
+
+
+async def enrol_page(console: Console, visit: Visit) -> Response:
+    assert visit.user is not None
+    uri = console.accounts.otpauth_uri(visit.user)
+    return console.render(visit, "enrol.html", error="", uri=uri, secret=visit.user.totp_secret)
+
+
+async def enrol(console: Console, visit: Visit) -> Response:
+    assert visit.user is not None
+    codes = console.accounts.confirm_enrolment(visit.user, visit.field("code"))
+    if codes is None:
+        if console.accounts.fresh(visit.user.tenant, visit.user.id) is None:
+            return _locked(console, visit)
+        uri = console.accounts.otpauth_uri(visit.user)
+        return console.render(
+            visit,
+            "enrol.html",
+            401,
+            error="That code is wrong: check the time on your device and try the next one.",
+            uri=uri,
+            secret=visit.user.totp_secret,
+        )
+    session = _finish(console, visit, visit.user)
+    visit.session = session
+    response = console.render(visit, "recovery_codes.html", codes=codes)
+    console.set_cookie(response, session)
+    return response
+
+
+async def sign_out(console: Console, visit: Visit) -> Response:
+    if visit.session is not None:
+        console.sessions.end(visit.session)
+    response = console.redirect(visit, "/sign-in")
+    response.delete_cookie(COOKIE, path="/", secure=True, httponly=True, samesite="strict")
+    return response
+
+
+# -- pages ----------------------------------------------------------------------------
+
+
+async def home(console: Console, visit: Visit) -> Response:
+    actor = visit.actor
+    planned = [p for p in PAGES if not p.built and (not p.roles or p.visible_to(actor))]
+    return console.render(visit, "home.html", planned=planned)
+
+
+async def test_message_page(console: Console, visit: Visit) -> Response:
+    _require_page(visit, "/test-message")
+    return console.render(
+        visit,
+        "test_message.html",
+        form={"body": "", "sender": "+12025550143", "to": "+14155550123"},
+        error="",
+        decision=None,
+    )
+
+
+async def test_message(console: Console, visit: Visit) -> Response:
+    _require_page(visit, "/test-message")
+    form = {k: visit.field(k) for k in ("body", "sender", "to")}
+    error, decision = "", None
+    if len(form["body"]) > MAX_TEST_BODY:
+        error = f"body: at most {MAX_TEST_BODY} characters"
+    else:
+        try:
+            event = OutboundMessage.model_validate(
+                {"from": form["sender"], "to": form["to"], "body": form["body"]}
+            )
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = {"sender": "from"}.get(str(first["loc"][0]), str(first["loc"][0]))
+            error = f"{where}: {first['msg']}"
+        else:
+            decision = console.services.engine.screen(event)
+    status = 400 if error else 200
+    return console.render(
+        visit, "test_message.html", status, form=form, error=error, decision=decision
+    )
+
+
+def _tenant_in_scope(visit: Visit, raw: str) -> str | None:
+    """The tenant whose users the page shows: a tenant admin's own; staff pick one
+    (empty: the staff users)."""
+    actor = visit.actor
+    if not actor.is_staff:
+        return actor.tenant
+    return raw.strip() or None
+
+
+async def users_page(console: Console, visit: Visit) -> Response:
+    _require_page(visit, "/users")
+    tenant = _tenant_in_scope(visit, visit.request.query_params.get("tenant", ""))
+    users = console.accounts.users_of(visit.actor, tenant)
+    note = NOTES.get(visit.request.query_params.get("note", ""), "")
+    return _users_view(console, visit, tenant, users, note=note, error="")
+
+
+def _users_view(
+    console: Console,
+    visit: Visit,
+    tenant: str | None,
+    users: list[ConsoleUser],
+    *,
+    note: str,
+    error: str,
+    status: int = 200,
+) -> Response:
+    roles = sorted(
+        r.value
+        for r in (
+            (Role.REVIEWER, Role.ADMIN, Role.LEGAL)
+            if tenant is None
+            else (Role.TENANT_ADMIN, Role.SENDER, Role.VIEWER)
+        )
+    )
+    return console.render(
+        visit,
+        "users.html",
+        status,
+        tenant=tenant,
+        users=users,
+        roles=roles,
+        note=note,
+        error=error,
+        now=console.accounts.clock(),
+    )
+
+
+def _users_path(tenant: str | None, note: str) -> str:
+    query = f"?note={note}"
+    if tenant is not None:
+        query += f"&tenant={quote(tenant, safe='')}"
+    return "/users" + query
+
+
+async def create_user(console: Console, visit: Visit) -> Response:
+    _require_page(visit, "/users")
+    tenant = _tenant_in_scope(visit, visit.field("tenant"))
+    roles = visit.form.getlist("roles") if visit.form is not None else []
+    try:
+        console.accounts.create(
+            visit.actor,
+            visit.field("name"),
+            tenant,
+            [r for r in roles if isinstance(r, str)],
+            visit.field("password"),
+        )
+    except (WeakPassword, DuplicateUser, ValueError) as exc:
+        users = console.accounts.users_of(visit.actor, tenant)
+        return _users_view(console, visit, tenant, users, note="", error=str(exc), status=400)
+    return console.redirect(visit, _users_path(tenant, "created"))
+
+
+async def set_roles(console: Console, visit: Visit) -> Response:
+    _require_page(visit, "/users")
+    tenant = _tenant_in_scope(visit, visit.field("tenant"))
+    roles = visit.form.getlist("roles") if visit.form is not None else []
+    user_id = visit.request.path_params["user_id"]
+    try:
+        console.accounts.set_roles(
+            visit.actor, tenant, user_id, [r for r in roles if isinstance(r, str)]
+        )
+    except ValueError as exc:
+        users = console.accounts.users_of(visit.actor, tenant)
+        return _users_view(console, visit, tenant, users, note="", error=str(exc), status=400)
+    return console.redirect(visit, _users_path(tenant, "roles"))
+
+
+async def reset_second_factor(console: Console, visit: Visit) -> Response:
+    _require_page(visit, "/users")
+    tenant = _tenant_in_scope(visit, visit.field("tenant"))
+    user = console.accounts.get(visit.actor, tenant, visit.request.path_params["user_id"])
+    console.accounts.reset_second_factor(visit.actor, tenant, user.id)
+    console.sessions.end_user(user)
+    return console.redirect(visit, _users_path(tenant, "reset"))
+
+
+async def members_page(console: Console, visit: Visit) -> Response:
+    _require_page(visit, "/members")
+    inactive = console.accounts.inactive_staff(visit.actor)
+    note = NOTES.get(visit.request.query_params.get("note", ""), "")
+    return console.render(
+        visit, "members.html", inactive=inactive, note=note, now=console.accounts.clock()
+    )
+
+
+async def revoke_member(console: Console, visit: Visit) -> Response:
+    _require_page(visit, "/members")
+    user = console.accounts.revoke(visit.actor, None, visit.request.path_params["user_id"])
+    console.sessions.end_user(user)
+    return console.redirect(visit, "/members?note=revoked")
+
+
+def _days(now: datetime, then: datetime) -> int:
+    return (now - then).days
+
+
+def create_console(services: Services) -> Starlette:
+    console = Console(services)
+    console.templates.globals["days_since"] = _days
+
+    async def css(_: Request) -> Response:
+        return Response(console.css, media_type="text/css")
+
+    def route(path: str, get: Handler | None, post: Handler | None, **kw: Any) -> list[Route]:
+        routes = []
+        if get is not None:
+            routes.append(Route(path, console.page(get, **kw), methods=["GET"]))
+        if post is not None:
+            routes.append(Route(path, console.page(post, **kw), methods=["POST"]))
+        return routes
+
+    routes = [
+        Route("/static/console.css", css, methods=["GET"]),
+        *route("/sign-in", sign_in_page, None, stage=None),
+        *route("/sign-in", None, sign_in, stage=Stage.ANONYMOUS),
+        *route("/second-factor", second_factor_page, second_factor, stage=Stage.PASSWORD),
+        *route("/recovery", recovery_page, recovery, stage=Stage.PASSWORD),
+        *route("/enrol", enrol_page, enrol, stage=Stage.ENROL),
+        *route("/sign-out", None, sign_out, stage=None),
+        *route("/", home, None),
+        *route("/test-message", test_message_page, test_message),
+        *route("/users", users_page, create_user),
+        *route("/users/{user_id}/roles", None, set_roles),
+        *route("/users/{user_id}/reset-2fa", None, reset_second_factor),
+        *route("/members", members_page, None),
+        *route("/members/{user_id}/revoke", None, revoke_member),
+    ]
+    app = Starlette(routes=routes, middleware=[Middleware(_SecurityHeaders)])
+    app.state.console = console
+    return app

@@ -1,0 +1,85 @@
+"""Where every console page goes, who may open it, and which ones are not built yet.
+
+The navigation and the home page are drawn from this list. A page that waits
+for another area's data names the issue it waits for; it is listed as "not
+built yet" and has no route. Building one means writing its handler in
+`aupguard.console.app`, its template, and setting `issue=None` here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from aupguard.actors import Actor, Role
+
+__all__ = ["PAGES", "PageInfo"]
+
+STAFF = frozenset({Role.REVIEWER, Role.ADMIN, Role.LEGAL})
+TENANT = frozenset({Role.TENANT_ADMIN, Role.SENDER, Role.VIEWER})
+ANYONE = STAFF | TENANT
+
+
+@dataclass(frozen=True, slots=True)
+class PageInfo:
+    path: str
+    title: str
+    roles: frozenset[Role]
+    """Who may open it (any one of these roles)."""
+    issue: int | None = None
+    """None: built. Otherwise the issue whose stored data the page waits for."""
+    waits_for: str = ""
+
+    @property
+    def built(self) -> bool:
+        return self.issue is None
+
+    def visible_to(self, actor: Actor) -> bool:
+        return actor.has(*self.roles)
+
+
+PAGES: tuple[PageInfo, ...] = (
+    PageInfo("/", "Home", ANYONE),
+    PageInfo("/test-message", "Test a message", ANYONE),
+    PageInfo("/users", "Users", frozenset({Role.ADMIN, Role.TENANT_ADMIN})),
+    PageInfo("/members", "Membership review", frozenset({Role.ADMIN})),
+    PageInfo(
+        "/queue",
+        "Held-message queue",
+        STAFF - {Role.LEGAL},
+        6,
+        "stored messages and decisions (issue 6, phase 2) and enforcement actions (issue 7)",
+    ),
+    PageInfo("/cases", "Cases", STAFF, 7, "cases, SLA clocks and enforcement (issue 7)"),
+    PageInfo(
+        "/accounts",
+        "Account page",
+        STAFF,
+        7,
+        "standing, strikes and penalties (issue 7), consent statistics (issue 4)",
+    ),
+    PageInfo(
+        "/policy",
+        "Policy page",
+        STAFF,
+        6,
+        "rule hit counts over time from stored decisions (issue 6, phase 2)",
+    ),
+    PageInfo("/audit", "Audit viewer", STAFF, 7, "the hash-chained audit log (issue 7)"),
+    PageInfo(
+        "/legal", "Legal requests", frozenset({Role.LEGAL}), 7, "the legal register (issue 7)"
+    ),
+    PageInfo(
+        "/my-messages",
+        "Blocked and held messages",
+        TENANT,
+        6,
+        "stored decisions (issue 6, phase 2), appeals (issue 7), consent ledger (issue 4)",
+    ),
+    PageInfo(
+        "/report-abuse",
+        "Public abuse-report form",
+        frozenset(),
+        7,
+        "abuse-report intake and reporter reputation (issue 7); served without sign-in",
+    ),
+)
