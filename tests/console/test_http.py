@@ -6,8 +6,11 @@ import html
 from datetime import timedelta
 
 import pyotp
+import pytest
 from markupsafe import escape
+from structlog.testing import capture_logs
 
+from aupguard.api.services import Services
 from aupguard.console import Accounts, Sessions
 from aupguard.console.app import COOKIE
 from tests.console.conftest import (
@@ -440,3 +443,54 @@ def test_expired_sessions_are_purged(client: Browserish, sessions: Sessions, clo
     second = sessions.start()
     assert sessions.store.get(first.record.digest) is None
     assert sessions.store.get(second.record.digest) is not None
+
+
+def test_a_lockout_does_not_end_a_signed_in_session(
+    client: Browserish, services: Services, accounts: Accounts, clock: Clock
+) -> None:
+    """Otherwise anyone could sign a user out by failing to sign in as them."""
+    person = make_user(accounts, "rita", None, "reviewer")
+    sign_in(client, person, clock)
+    attacker = Browserish(services)
+    page = attacker.get("/console/sign-in")
+    for _ in range(6):
+        attacker.post(
+            "/console/sign-in",
+            data={"csrf": csrf_of(page.text), "name": "rita", "password": "guessing wildly"},
+        )
+    attacker.close()
+    assert accounts.fresh(None, person.user.id) is None  # locked for new sign-ins
+    assert client.get("/console/").status_code == 200  # the open session goes on
+
+
+PAGES_BY_ROLE = {
+    ("reviewer", None): {"/console/", "/console/test-message"},
+    ("legal", None): {"/console/", "/console/test-message"},
+    ("admin", None): {"/console/", "/console/test-message", "/console/users", "/console/members"},
+    ("tenant_admin", "acme"): {"/console/", "/console/test-message", "/console/users"},
+    ("sender", "acme"): {"/console/", "/console/test-message"},
+    ("viewer", "acme"): {"/console/", "/console/test-message"},
+}
+
+
+@pytest.mark.parametrize(("role", "tenant"), list(PAGES_BY_ROLE))
+def test_each_role_opens_only_its_pages(
+    role: str,
+    tenant: str | None,
+    client: Browserish,
+    accounts: Accounts,
+    clock: Clock,
+) -> None:
+    person = make_user(accounts, f"someone-{role}", tenant, role)
+    with capture_logs() as logged:
+        sign_in(client, person, clock)
+        every = {"/console/", "/console/test-message", "/console/users", "/console/members"}
+        allowed = {p for p in every if client.get(p).status_code == 200}
+        assert allowed == PAGES_BY_ROLE[(role, tenant)]
+        home = client.get("/console/").text
+        for path in every - allowed:
+            assert f'href="{path}"' not in home  # not offered in the navigation either
+            assert client.get(path).status_code == 403
+    refused = [e for e in logged if e["event"] == "console_refused"]
+    assert {e["path"] for e in refused} == every - allowed
+    assert {e["actor"] for e in refused} <= {f"user:someone-{role}"}

@@ -249,12 +249,17 @@ class Accounts:
                 self.users.save(replace(current, locked_until=until))
         return until
 
-    def fresh(self, tenant: str | None, user_id: str) -> ConsoleUser | None:
-        """The user as stored now, if it may still sign in (not revoked, not locked)."""
+    def fresh(
+        self, tenant: str | None, user_id: str, *, signed_in: bool = False
+    ) -> ConsoleUser | None:
+        """The user as stored now, if not revoked. Halfway through sign-in (the
+        default) a locked user is refused too; a completed session is not ended by a
+        lockout, or anyone could sign a user out by failing to sign in as them."""
         user = self.users.find(tenant, user_id)
         if user is None or not user.active:
             return None
-        if user.locked_until is not None and self.clock() < user.locked_until:
+        locked = user.locked_until is not None and self.clock() < user.locked_until
+        if locked and not signed_in:
             return None
         return user
 

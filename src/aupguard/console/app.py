@@ -27,6 +27,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from aupguard.actors import Actor, Forbidden, Role
+from aupguard.api.logs import get_logger
 from aupguard.console.accounts import Accounts, UserNotFound
 from aupguard.console.pages import PAGES, PageInfo
 from aupguard.console.passwords import WeakPassword
@@ -137,6 +138,7 @@ class Console:
             autoescape=True,
             undefined=jinja2.StrictUndefined,
         )
+        self.log = get_logger("aupguard.console")
         self.css = resources.files("aupguard.console").joinpath("static/console.css").read_bytes()
 
     @property
@@ -186,8 +188,12 @@ class Console:
         session = self.sessions.load(request.cookies.get(COOKIE))
         user = None
         if session is not None and session.record.user_id is not None:
-            user = self.accounts.fresh(session.record.tenant, session.record.user_id)
-            if user is None:  # revoked or locked since: the session is over
+            user = self.accounts.fresh(
+                session.record.tenant,
+                session.record.user_id,
+                signed_in=session.stage is Stage.SIGNED_IN,
+            )
+            if user is None:  # revoked (or locked halfway through sign-in): the session is over
                 self.sessions.end(session)
                 session = None
         return session, user
@@ -214,14 +220,28 @@ class Console:
                 return await handler(self, visit)
             except Refused as exc:
                 return self.render(visit, "error.html", exc.status, message=exc.message)
-            except Forbidden:
+            except Forbidden as exc:
+                self._refused(visit, 403, exc.needed)
                 return self.render(
                     visit, "error.html", 403, message="Your roles do not allow this page."
                 )
             except UserNotFound:
+                self._refused(visit, 404, "reach a user outside its tenant")
                 return self.render(visit, "error.html", 404, message="There is no such user.")
 
         return endpoint
+
+    def _refused(self, visit: Visit, status: int, what: str) -> None:
+        """A log line for every refusal (the audit log of issue 7 will record them too)."""
+        self.log.warning(
+            "console_refused",
+            status=status,
+            actor=visit.actor.id if visit.user is not None else None,
+            tenant=visit.user.tenant if visit.user is not None else None,
+            path=visit.request.url.path,
+            needed=what,
+            request_id=visit.request.scope.get("state", {}).get("request_id"),
+        )
 
     async def _read_form(self, request: Request) -> FormData:
         length = request.headers.get("content-length")
@@ -250,6 +270,8 @@ async def sign_in_page(console: Console, visit: Visit) -> Response:
         return console.redirect(visit, "/")
     session = visit.session
     if session is None or session.stage is not Stage.ANONYMOUS:
+        if session is not None:  # a sign-in begun and left halfway: start again
+            console.sessions.end(session)
         session = console.sessions.start()
     visit.session = session
     response = console.render(visit, "sign_in.html", error="", name="")
