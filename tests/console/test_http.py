@@ -5,6 +5,7 @@ from __future__ import annotations
 import html
 from datetime import timedelta
 
+import httpx
 import pyotp
 import pytest
 from markupsafe import escape
@@ -172,6 +173,7 @@ def test_first_sign_in_enrols_totp_and_shows_recovery_codes(
     enrol = client.get("/console/enrol")
     assert made.user.totp_secret in enrol.text
     assert html.escape(made.otpauth_uri) in enrol.text
+    assert '<svg width="' in enrol.text.split('id="qr"')[1]  # the QR code of the link
     wrong = client.post("/console/enrol", data={"csrf": csrf_of(enrol.text), "code": "000000"})
     assert wrong.status_code == 401
     codes_page = client.post(
@@ -464,12 +466,23 @@ def test_a_lockout_does_not_end_a_signed_in_session(
 
 
 PAGES_BY_ROLE = {
-    ("reviewer", None): {"/console/", "/console/test-message"},
-    ("legal", None): {"/console/", "/console/test-message"},
-    ("admin", None): {"/console/", "/console/test-message", "/console/users", "/console/members"},
-    ("tenant_admin", "acme"): {"/console/", "/console/test-message", "/console/users"},
-    ("sender", "acme"): {"/console/", "/console/test-message"},
-    ("viewer", "acme"): {"/console/", "/console/test-message"},
+    ("reviewer", None): {"/console/", "/console/test-message", "/console/password"},
+    ("legal", None): {"/console/", "/console/test-message", "/console/password"},
+    ("admin", None): {
+        "/console/",
+        "/console/test-message",
+        "/console/password",
+        "/console/users",
+        "/console/members",
+    },
+    ("tenant_admin", "acme"): {
+        "/console/",
+        "/console/test-message",
+        "/console/password",
+        "/console/users",
+    },
+    ("sender", "acme"): {"/console/", "/console/test-message", "/console/password"},
+    ("viewer", "acme"): {"/console/", "/console/test-message", "/console/password"},
 }
 
 
@@ -484,7 +497,13 @@ def test_each_role_opens_only_its_pages(
     person = make_user(accounts, f"someone-{role}", tenant, role)
     with capture_logs() as logged:
         sign_in(client, person, clock)
-        every = {"/console/", "/console/test-message", "/console/users", "/console/members"}
+        every = {
+            "/console/",
+            "/console/test-message",
+            "/console/password",
+            "/console/users",
+            "/console/members",
+        }
         allowed = {p for p in every if client.get(p).status_code == 200}
         assert allowed == PAGES_BY_ROLE[(role, tenant)]
         home = client.get("/console/").text
@@ -494,3 +513,47 @@ def test_each_role_opens_only_its_pages(
     refused = [e for e in logged if e["event"] == "console_refused"]
     assert {e["path"] for e in refused} == every - allowed
     assert {e["actor"] for e in refused} <= {f"user:someone-{role}"}
+
+
+def test_changing_the_password(
+    client: Browserish, services: Services, accounts: Accounts, clock: Clock
+) -> None:
+    person = make_user(accounts, "rita", None, "reviewer")
+    elsewhere = Browserish(services)
+    sign_in(elsewhere, person, clock)
+    sign_in(client, person, clock)
+    page = client.get("/console/password")
+    token = csrf_of(page.text)
+
+    def change(current: str, new: str, confirm: str | None = None) -> httpx.Response:
+        return client.post(
+            "/console/password",
+            data={"csrf": token, "current": current, "new": new, "confirm": confirm or new},
+        )
+
+    wrong = change("not my password", "a brand new long secret")
+    assert wrong.status_code == 400
+    assert "current password is wrong" in wrong.text
+    assert "differ" in change(PASSWORD, "a brand new long secret", "something else").text
+    assert "most commonly used" in change(PASSWORD, "Password12345").text
+    assert "must differ" in change(PASSWORD, PASSWORD).text
+    done = change(PASSWORD, "a brand new long secret")
+    assert done.status_code == 200
+    assert "was changed" in done.text
+    assert client.get("/console/").status_code == 200  # this browser goes on
+    assert elsewhere.get("/console/").status_code == 303  # the other one is signed out
+    elsewhere.close()
+    assert accounts.check_password("rita", "a brand new long secret").ok
+    assert not accounts.check_password("rita", PASSWORD).ok
+
+
+def test_no_navigation_before_the_second_factor(client: Browserish, accounts: Accounts) -> None:
+    make_user(accounts, "rita", None, "reviewer")
+    page = client.get("/console/sign-in")
+    client.post(
+        "/console/sign-in", data={"csrf": csrf_of(page.text), "name": "rita", "password": PASSWORD}
+    )
+    step = client.get("/console/second-factor")
+    assert step.status_code == 200
+    assert "/console/test-message" not in step.text
+    assert 'id="sign-out"' in step.text  # leaving is possible
