@@ -168,6 +168,8 @@ def test_sign_in_screen_a_hostile_message_and_sign_out(page: Page, server: Serve
     # first sign-in: enrol the authenticator shown on the page
     assert page.url.endswith("/console/enrol")
     assert page.inner_text("#secret") == secret
+    assert page.locator("#qr svg").count() == 1
+    shot(page, server, "enrol")
     page.fill("#code", pyotp.TOTP(secret).now())
     page.click("#submit")
     assert page.locator("#codes li").count() == 10

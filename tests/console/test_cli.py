@@ -10,7 +10,9 @@ from typer.testing import CliRunner
 
 from aupguard.cli import app
 from aupguard.console import Accounts
-from aupguard.console.store_sql import SqlUserStore
+from aupguard.console.sessions import Sessions
+from aupguard.console.store import Stage
+from aupguard.console.store_sql import SqlSessionStore, SqlUserStore
 from aupguard.store.db import Database
 
 runner = CliRunner()
@@ -107,3 +109,40 @@ def test_bad_input_exits_2_naming_the_field(tmp_path: Path) -> None:
     )
     assert bad_db.exit_code == 2
     assert "database" in bad_db.output
+
+
+def test_reset_2fa_and_revoke(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'cli.sqlite'}"
+    made = runner.invoke(
+        app,
+        ["console", "user-create", "--staff", "-r", "admin", "adam", "--url", url, "--json"],
+        env={"AUPGUARD_CONSOLE_PASSWORD": PASSWORD},
+    )
+    first = json.loads(made.output)["totp_secret"]
+    db = Database(url)
+    accounts = Accounts(SqlUserStore(db))
+    sessions = Sessions(SqlSessionStore(db))
+    user = accounts.users.by_name("adam")
+    assert user is not None
+    open_session = sessions.start(Stage.SIGNED_IN, user)
+
+    reset = runner.invoke(app, ["console", "reset-2fa", "ADAM", "--url", url])
+    assert reset.exit_code == 0, reset.output
+    second = reset.output.split("TOTP secret: ")[1].split()[0]
+    assert second != first
+    after = accounts.users.by_name("adam")
+    assert after is not None
+    assert after.totp_secret == second
+    assert not after.totp_confirmed
+    assert sessions.load(open_session.id) is None
+
+    again = sessions.start(Stage.SIGNED_IN, after)
+    revoked = runner.invoke(app, ["console", "revoke", "adam", "--url", url])
+    assert revoked.exit_code == 0, revoked.output
+    assert "1 open session(s) ended" in revoked.output
+    assert sessions.load(again.id) is None
+    assert not accounts.check_password("adam", PASSWORD).ok
+    missing = runner.invoke(app, ["console", "revoke", "nobody", "--url", url])
+    assert missing.exit_code == 2
+    assert "no console user 'nobody'" in missing.output
+    db.dispose()

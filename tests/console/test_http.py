@@ -5,9 +5,13 @@ from __future__ import annotations
 import html
 from datetime import timedelta
 
+import httpx
 import pyotp
+import pytest
 from markupsafe import escape
+from structlog.testing import capture_logs
 
+from aupguard.api.services import Services
 from aupguard.console import Accounts, Sessions
 from aupguard.console.app import COOKIE
 from tests.console.conftest import (
@@ -169,6 +173,7 @@ def test_first_sign_in_enrols_totp_and_shows_recovery_codes(
     enrol = client.get("/console/enrol")
     assert made.user.totp_secret in enrol.text
     assert html.escape(made.otpauth_uri) in enrol.text
+    assert '<svg width="' in enrol.text.split('id="qr"')[1]  # the QR code of the link
     wrong = client.post("/console/enrol", data={"csrf": csrf_of(enrol.text), "code": "000000"})
     assert wrong.status_code == 401
     codes_page = client.post(
@@ -440,3 +445,115 @@ def test_expired_sessions_are_purged(client: Browserish, sessions: Sessions, clo
     second = sessions.start()
     assert sessions.store.get(first.record.digest) is None
     assert sessions.store.get(second.record.digest) is not None
+
+
+def test_a_lockout_does_not_end_a_signed_in_session(
+    client: Browserish, services: Services, accounts: Accounts, clock: Clock
+) -> None:
+    """Otherwise anyone could sign a user out by failing to sign in as them."""
+    person = make_user(accounts, "rita", None, "reviewer")
+    sign_in(client, person, clock)
+    attacker = Browserish(services)
+    page = attacker.get("/console/sign-in")
+    for _ in range(6):
+        attacker.post(
+            "/console/sign-in",
+            data={"csrf": csrf_of(page.text), "name": "rita", "password": "guessing wildly"},
+        )
+    attacker.close()
+    assert accounts.fresh(None, person.user.id) is None  # locked for new sign-ins
+    assert client.get("/console/").status_code == 200  # the open session goes on
+
+
+PAGES_BY_ROLE = {
+    ("reviewer", None): {"/console/", "/console/test-message", "/console/password"},
+    ("legal", None): {"/console/", "/console/test-message", "/console/password"},
+    ("admin", None): {
+        "/console/",
+        "/console/test-message",
+        "/console/password",
+        "/console/users",
+        "/console/members",
+    },
+    ("tenant_admin", "acme"): {
+        "/console/",
+        "/console/test-message",
+        "/console/password",
+        "/console/users",
+    },
+    ("sender", "acme"): {"/console/", "/console/test-message", "/console/password"},
+    ("viewer", "acme"): {"/console/", "/console/test-message", "/console/password"},
+}
+
+
+@pytest.mark.parametrize(("role", "tenant"), list(PAGES_BY_ROLE))
+def test_each_role_opens_only_its_pages(
+    role: str,
+    tenant: str | None,
+    client: Browserish,
+    accounts: Accounts,
+    clock: Clock,
+) -> None:
+    person = make_user(accounts, f"someone-{role}", tenant, role)
+    with capture_logs() as logged:
+        sign_in(client, person, clock)
+        every = {
+            "/console/",
+            "/console/test-message",
+            "/console/password",
+            "/console/users",
+            "/console/members",
+        }
+        allowed = {p for p in every if client.get(p).status_code == 200}
+        assert allowed == PAGES_BY_ROLE[(role, tenant)]
+        home = client.get("/console/").text
+        for path in every - allowed:
+            assert f'href="{path}"' not in home  # not offered in the navigation either
+            assert client.get(path).status_code == 403
+    refused = [e for e in logged if e["event"] == "console_refused"]
+    assert {e["path"] for e in refused} == every - allowed
+    assert {e["actor"] for e in refused} <= {f"user:someone-{role}"}
+
+
+def test_changing_the_password(
+    client: Browserish, services: Services, accounts: Accounts, clock: Clock
+) -> None:
+    person = make_user(accounts, "rita", None, "reviewer")
+    elsewhere = Browserish(services)
+    sign_in(elsewhere, person, clock)
+    sign_in(client, person, clock)
+    page = client.get("/console/password")
+    token = csrf_of(page.text)
+
+    def change(current: str, new: str, confirm: str | None = None) -> httpx.Response:
+        return client.post(
+            "/console/password",
+            data={"csrf": token, "current": current, "new": new, "confirm": confirm or new},
+        )
+
+    wrong = change("not my password", "a brand new long secret")
+    assert wrong.status_code == 400
+    assert "current password is wrong" in wrong.text
+    assert "differ" in change(PASSWORD, "a brand new long secret", "something else").text
+    assert "most commonly used" in change(PASSWORD, "Password12345").text
+    assert "must differ" in change(PASSWORD, PASSWORD).text
+    done = change(PASSWORD, "a brand new long secret")
+    assert done.status_code == 200
+    assert "was changed" in done.text
+    assert client.get("/console/").status_code == 200  # this browser goes on
+    assert elsewhere.get("/console/").status_code == 303  # the other one is signed out
+    elsewhere.close()
+    assert accounts.check_password("rita", "a brand new long secret").ok
+    assert not accounts.check_password("rita", PASSWORD).ok
+
+
+def test_no_navigation_before_the_second_factor(client: Browserish, accounts: Accounts) -> None:
+    make_user(accounts, "rita", None, "reviewer")
+    page = client.get("/console/sign-in")
+    client.post(
+        "/console/sign-in", data={"csrf": csrf_of(page.text), "name": "rita", "password": PASSWORD}
+    )
+    step = client.get("/console/second-factor")
+    assert step.status_code == 200
+    assert "/console/test-message" not in step.text
+    assert 'id="sign-out"' in step.text  # leaving is possible

@@ -1,4 +1,4 @@
-"""`aupguard console user-create|users`: console users from the server's shell.
+"""`aupguard console user-create|users|reset-2fa|revoke`: console users from the server's shell.
 
 The command acts as platform staff with the admin role (whoever runs it on the
 server can reach the database anyway); it is how the first administrator is
@@ -19,8 +19,9 @@ from aupguard.cli.app import app, console, errors, fail
 from aupguard.config import Settings
 from aupguard.console.accounts import Accounts
 from aupguard.console.passwords import WeakPassword
+from aupguard.console.sessions import Sessions
 from aupguard.console.store import ConsoleUser, DuplicateUser
-from aupguard.console.store_sql import SqlUserStore
+from aupguard.console.store_sql import SqlSessionStore, SqlUserStore
 from aupguard.store.db import Database
 from aupguard.store.migrate import upgrade
 
@@ -160,3 +161,44 @@ def users(
             str(u["last_sign_in_at"] or "never"),
         )
     console.print(table)
+
+
+def _by_name(accounts: Accounts, name: str) -> ConsoleUser:
+    user = accounts.users.by_name(name.strip().lower())
+    if user is None:
+        fail(f"NAME: there is no console user {name!r}")
+    return user
+
+
+@console_app.command("reset-2fa")
+def reset_2fa(
+    name: Annotated[str, typer.Argument(help="The user's sign-in name.")],
+    url: UrlOption = None,
+) -> None:
+    """A new TOTP secret for a user who lost theirs; their recovery codes and sessions end."""
+    accounts = _accounts(url)
+    user = _by_name(accounts, name)
+    made = accounts.reset_second_factor(OPERATOR, user.tenant, user.id)
+    Sessions(SqlSessionStore(_database(accounts))).end_user(user)
+    console.print(f"TOTP secret: {made.user.totp_secret}", markup=False)
+    console.print(f"enrolment link: {made.otpauth_uri}", markup=False, soft_wrap=True)
+    errors.print(f"{user.name} enrols the new secret at the next sign-in; open sessions ended.")
+
+
+@console_app.command("revoke")
+def revoke(
+    name: Annotated[str, typer.Argument(help="The user's sign-in name.")],
+    url: UrlOption = None,
+) -> None:
+    """Stop a user from signing in and end their sessions (someone who left)."""
+    accounts = _accounts(url)
+    user = _by_name(accounts, name)
+    accounts.revoke(OPERATOR, user.tenant, user.id)
+    ended = Sessions(SqlSessionStore(_database(accounts))).end_user(user)
+    console.print(f"{user.name} is revoked; {ended} open session(s) ended.", markup=False)
+
+
+def _database(accounts: Accounts) -> Database:
+    store = accounts.users
+    assert isinstance(store, SqlUserStore)
+    return store.db

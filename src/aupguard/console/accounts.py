@@ -20,7 +20,7 @@ import pyotp
 
 from aupguard.actors import STAFF_ROLES, TENANT_ROLES, Actor, Role, require, require_tenant
 from aupguard.api.keys import check_tenant_id
-from aupguard.console.passwords import Passwords, check_password_policy
+from aupguard.console.passwords import Passwords, WeakPassword, check_password_policy
 from aupguard.console.store import ConsoleUser, UserStore
 
 __all__ = [
@@ -30,6 +30,7 @@ __all__ = [
     "NewUser",
     "SignIn",
     "UserNotFound",
+    "WrongPassword",
 ]
 
 ISSUER = "aupguard"
@@ -43,6 +44,11 @@ class UserNotFound(LookupError):
     def __init__(self, user_id: str) -> None:
         super().__init__(f"no console user {user_id!r}")
         self.user_id = user_id
+
+
+class WrongPassword(ValueError):
+    def __init__(self) -> None:
+        super().__init__("the current password is wrong")
 
 
 @dataclass(frozen=True, slots=True)
@@ -232,6 +238,7 @@ class Accounts:
             self.passwords.verify_nobody(password)
             return SignIn(None)
         if user.locked_until is not None and now < user.locked_until:
+            self.passwords.verify_nobody(password)  # the same time as any other answer
             return SignIn(None, locked_until=user.locked_until)
         if not self.passwords.verify(user.password_hash, password):
             return SignIn(None, locked_until=self._fail(user))
@@ -239,6 +246,22 @@ class Accounts:
             user = replace(user, password_hash=self.passwords.hash(password))
             self.users.save(user)
         return SignIn(user)
+
+    def change_password(self, user: ConsoleUser, current: str, new: str) -> ConsoleUser:
+        """Replace the user's password. A wrong current password counts as a failed
+        sign-in (WrongPassword); the new one must meet the policy (WeakPassword)."""
+        stored = self.users.find(user.tenant, user.id)
+        if stored is None:
+            raise UserNotFound(user.id)
+        if not self.passwords.verify(stored.password_hash, current):
+            self._fail(stored)
+            raise WrongPassword()
+        check_password_policy(new, stored.name)
+        if self.passwords.verify(stored.password_hash, new):
+            raise WeakPassword("the new password must differ from the current one")
+        updated = replace(stored, password_hash=self.passwords.hash(new))
+        self.users.save(updated)
+        return updated
 
     def _fail(self, user: ConsoleUser) -> datetime | None:
         failures = self.users.record_failure(user.tenant, user.id)
@@ -249,12 +272,17 @@ class Accounts:
                 self.users.save(replace(current, locked_until=until))
         return until
 
-    def fresh(self, tenant: str | None, user_id: str) -> ConsoleUser | None:
-        """The user as stored now, if it may still sign in (not revoked, not locked)."""
+    def fresh(
+        self, tenant: str | None, user_id: str, *, signed_in: bool = False
+    ) -> ConsoleUser | None:
+        """The user as stored now, if not revoked. Halfway through sign-in (the
+        default) a locked user is refused too; a completed session is not ended by a
+        lockout, or anyone could sign a user out by failing to sign in as them."""
         user = self.users.find(tenant, user_id)
         if user is None or not user.active:
             return None
-        if user.locked_until is not None and self.clock() < user.locked_until:
+        locked = user.locked_until is not None and self.clock() < user.locked_until
+        if locked and not signed_in:
             return None
         return user
 

@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 import jinja2
+import segno
+from markupsafe import Markup
 from pydantic import ValidationError
 from starlette.applications import Starlette
 from starlette.datastructures import FormData
@@ -27,7 +29,8 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from aupguard.actors import Actor, Forbidden, Role
-from aupguard.console.accounts import Accounts, UserNotFound
+from aupguard.api.logs import get_logger
+from aupguard.console.accounts import Accounts, UserNotFound, WrongPassword
 from aupguard.console.pages import PAGES, PageInfo
 from aupguard.console.passwords import WeakPassword
 from aupguard.console.sessions import Session, Sessions
@@ -137,6 +140,7 @@ class Console:
             autoescape=True,
             undefined=jinja2.StrictUndefined,
         )
+        self.log = get_logger("aupguard.console")
         self.css = resources.files("aupguard.console").joinpath("static/console.css").read_bytes()
 
     @property
@@ -153,7 +157,8 @@ class Console:
         self, visit: Visit, template: str, status: int = 200, **context: Any
     ) -> HTMLResponse:
         base = visit.request.scope.get("root_path", "")
-        actor = visit.user.actor() if visit.user is not None else None
+        signed_in = visit.session is not None and visit.session.stage is Stage.SIGNED_IN
+        actor = visit.user.actor() if visit.user is not None and signed_in else None
         nav = [p for p in PAGES if p.built and actor is not None and p.visible_to(actor)]
         html = self.templates.get_template(template).render(
             base=base,
@@ -186,8 +191,12 @@ class Console:
         session = self.sessions.load(request.cookies.get(COOKIE))
         user = None
         if session is not None and session.record.user_id is not None:
-            user = self.accounts.fresh(session.record.tenant, session.record.user_id)
-            if user is None:  # revoked or locked since: the session is over
+            user = self.accounts.fresh(
+                session.record.tenant,
+                session.record.user_id,
+                signed_in=session.stage is Stage.SIGNED_IN,
+            )
+            if user is None:  # revoked (or locked halfway through sign-in): the session is over
                 self.sessions.end(session)
                 session = None
         return session, user
@@ -214,14 +223,28 @@ class Console:
                 return await handler(self, visit)
             except Refused as exc:
                 return self.render(visit, "error.html", exc.status, message=exc.message)
-            except Forbidden:
+            except Forbidden as exc:
+                self._refused(visit, 403, exc.needed)
                 return self.render(
                     visit, "error.html", 403, message="Your roles do not allow this page."
                 )
             except UserNotFound:
+                self._refused(visit, 404, "reach a user outside its tenant")
                 return self.render(visit, "error.html", 404, message="There is no such user.")
 
         return endpoint
+
+    def _refused(self, visit: Visit, status: int, what: str) -> None:
+        """A log line for every refusal (the audit log of issue 7 will record them too)."""
+        self.log.warning(
+            "console_refused",
+            status=status,
+            actor=visit.actor.id if visit.user is not None else None,
+            tenant=visit.user.tenant if visit.user is not None else None,
+            path=visit.request.url.path,
+            needed=what,
+            request_id=visit.request.scope.get("state", {}).get("request_id"),
+        )
 
     async def _read_form(self, request: Request) -> FormData:
         length = request.headers.get("content-length")
@@ -250,6 +273,8 @@ async def sign_in_page(console: Console, visit: Visit) -> Response:
         return console.redirect(visit, "/")
     session = visit.session
     if session is None or session.stage is not Stage.ANONYMOUS:
+        if session is not None:  # a sign-in begun and left halfway: start again
+            console.sessions.end(session)
         session = console.sessions.start()
     visit.session = session
     response = console.render(visit, "sign_in.html", error="", name="")
@@ -317,10 +342,16 @@ async def recovery(console: Console, visit: Visit) -> Response:
     )
 
 
+def _enrolment(console: Console, user: ConsoleUser) -> dict[str, Any]:
+    """The otpauth:// link, its QR code (inline SVG, made here from the link) and the secret."""
+    uri = console.accounts.otpauth_uri(user)
+    qr = segno.make(uri, error="m").svg_inline(scale=4, dark="#1d2430", light="#ffffff")
+    return {"uri": uri, "qr": Markup(qr), "secret": user.totp_secret}
+
+
 async def enrol_page(console: Console, visit: Visit) -> Response:
     assert visit.user is not None
-    uri = console.accounts.otpauth_uri(visit.user)
-    return console.render(visit, "enrol.html", error="", uri=uri, secret=visit.user.totp_secret)
+    return console.render(visit, "enrol.html", error="", **_enrolment(console, visit.user))
 
 
 async def enrol(console: Console, visit: Visit) -> Response:
@@ -329,14 +360,12 @@ async def enrol(console: Console, visit: Visit) -> Response:
     if codes is None:
         if console.accounts.fresh(visit.user.tenant, visit.user.id) is None:
             return _locked(console, visit)
-        uri = console.accounts.otpauth_uri(visit.user)
         return console.render(
             visit,
             "enrol.html",
             401,
             error="That code is wrong: check the time on your device and try the next one.",
-            uri=uri,
-            secret=visit.user.totp_secret,
+            **_enrolment(console, visit.user),
         )
     session = _finish(console, visit, visit.user)
     visit.session = session
@@ -394,6 +423,37 @@ async def test_message(console: Console, visit: Visit) -> Response:
     return console.render(
         visit, "test_message.html", status, form=form, error=error, decision=decision
     )
+
+
+async def password_page(console: Console, visit: Visit) -> Response:
+    return console.render(visit, "password.html", error="", note="")
+
+
+async def change_password(console: Console, visit: Visit) -> Response:
+    assert visit.user is not None
+    new = visit.field("new")
+    error = ""
+    if new != visit.field("confirm"):
+        error = "The new password and its confirmation differ."
+    else:
+        try:
+            user = console.accounts.change_password(visit.user, visit.field("current"), new)
+        except WrongPassword:
+            error = "The current password is wrong."
+        except WeakPassword as exc:
+            error = f"New password: {exc}."
+    if error:
+        if console.accounts.fresh(visit.user.tenant, visit.user.id) is None:
+            return _locked(console, visit)
+        return console.render(visit, "password.html", 400, error=error, note="")
+    # every other session of the user ends; this one goes on under a new id
+    console.sessions.end_user(user)
+    session = console.sessions.start(Stage.SIGNED_IN, user)
+    visit.session = session
+    note = "Your password was changed. You were signed out everywhere else."
+    response = console.render(visit, "password.html", error="", note=note)
+    console.set_cookie(response, session)
+    return response
 
 
 def _tenant_in_scope(visit: Visit, raw: str) -> str | None:
@@ -538,6 +598,7 @@ def create_console(services: Services) -> Starlette:
         *route("/sign-out", None, sign_out, stage=None),
         *route("/", home, None),
         *route("/test-message", test_message_page, test_message),
+        *route("/password", password_page, change_password),
         *route("/users", users_page, create_user),
         *route("/users/{user_id}/roles", None, set_roles),
         *route("/users/{user_id}/reset-2fa", None, reset_second_factor),

@@ -40,6 +40,7 @@ class PageInfo:
 PAGES: tuple[PageInfo, ...] = (
     PageInfo("/", "Home", ANYONE),
     PageInfo("/test-message", "Test a message", ANYONE),
+    PageInfo("/password", "Password", ANYONE),
     PageInfo("/users", "Users", frozenset({Role.ADMIN, Role.TENANT_ADMIN})),
     PageInfo("/members", "Membership review", frozenset({Role.ADMIN})),
     PageInfo(
