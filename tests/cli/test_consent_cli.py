@@ -80,6 +80,11 @@ def test_import_show_history_and_export(url: str, tmp_path: Path) -> None:
     )
     assert "auto-reply: none" in out
 
+    code, out, _ = run(url, "consent", "show", "4155550123")
+    # received Sunday 2026-03-01: 10 business days later is Friday 2026-03-13
+    assert "opt-out brand:acme: received 2026-03-01T12:00:00+00:00" in out
+    assert "outer limit 2026-03-13T12:00:00+00:00 (10 business days, passed)" in out
+
     code, out, _ = run(url, "consent", "history", "+14155550123", "--as-of", "2026-02-01")
     assert code == 0 and "opt_in" in out and "opt_out" not in out
     code, out, _ = run(url, "consent", "history", "+14155550123", "--as-of", "2026-03-02")

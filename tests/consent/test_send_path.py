@@ -222,3 +222,20 @@ def test_an_age_verified_opt_in_lets_age_gated_marketing_through(engine: Engine)
     passed = screener.screen(happy_hour())
     assert "content.shaft.alcohol" not in [h.rule for h in passed.hits]
     assert passed.verdict is Verdict.ALLOW
+
+
+def test_an_opt_out_to_a_number_holds_whatever_formatting_the_sender_uses(
+    engine: Engine, keywords: KeywordIndex
+) -> None:
+    ledger = MemoryConsentStore()
+    record_inbound(ledger, keywords, inbound("STOP"), NOW)  # no brand: scope sender:+1202...
+    screener = Screener(engine, sources=[ConsentSource(ledger)])
+    for sender in (OURS, "tel:+1 (202) 555-0143", "+1 202-555-0143"):
+        message = OutboundMessage.model_validate(
+            {"from": sender, "to": "(415) 555-0123", "body": "hi", "account": "acme", "at": NOW}
+        )
+        assert screener.screen(message).verdict is Verdict.BLOCK, sender
+    other = OutboundMessage.model_validate(
+        {"from": "+12025550199", "to": PERSON, "body": "hi", "account": "acme", "at": NOW}
+    )
+    assert screener.screen(other).verdict is Verdict.ALLOW

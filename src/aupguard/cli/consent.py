@@ -18,9 +18,9 @@ from aupguard.config import Settings
 from aupguard.consent.csvio import BadLine, FileProblem, parse_consent_csv, parse_dnc_csv
 from aupguard.consent.csvio import write_consent_csv as _write_csv
 from aupguard.consent.keywords import KeywordIndex
-from aupguard.consent.model import ALL, ConsentEvent, fold
+from aupguard.consent.model import ALL, ConsentEvent, ConsentKind, ConsentStatus, fold
 from aupguard.consent.quiet_hours import QuietIndex
-from aupguard.consent.service import record_inbound
+from aupguard.consent.service import business_days_after, record_inbound
 from aupguard.consent.source import recipient_key
 from aupguard.consent.sql import SqlConsentStore, SqlDncStore
 from aupguard.consent.store import PLATFORM_LIST
@@ -179,14 +179,51 @@ def _by_scope(events: list[ConsentEvent], at: datetime) -> Table:
     return table
 
 
+def _deadlines(events: list[ConsentEvent], at: datetime, pack: str) -> None:
+    """For each scope whose opt-out is in effect: when it came and the outer limit for
+    honouring it (it is honoured at once: the ledger is read at every send)."""
+    data = load_engine(pack).pack.data
+    keywords = data.get("consent_keywords")
+    quiet = data.get("quiet_hours")
+    days = keywords.spec.honour_within_business_days if isinstance(keywords, KeywordIndex) else 10
+    holidays = quiet.holidays_of("US") if isinstance(quiet, QuietIndex) else frozenset()
+    for scope in sorted({e.scope for e in events}):
+        view = fold(events, at, frozenset({scope}))
+        if view.event is None or view.status is not ConsentStatus.OPTED_OUT:
+            continue
+        # the revocation arrived with the first opt-out after the last opt-in
+        scoped = sorted((e for e in events if e.scope == scope and e.at <= at), key=_when)
+        last_in = max((e.at for e in scoped if e.kind is ConsentKind.OPT_IN), default=None)
+        received = min(
+            e.at
+            for e in scoped
+            if e.kind is ConsentKind.OPT_OUT and (last_in is None or e.at >= last_in)
+        )
+        limit = business_days_after(received, days, holidays)
+        state = "passed" if limit <= at else "open"
+        console.print(
+            f"opt-out {scope}: received {received.isoformat()}, in effect at once; "
+            f"outer limit {limit.isoformat()} ({days} business days, {state})",
+            soft_wrap=True,
+        )
+
+
+def _when(event: ConsentEvent) -> datetime:
+    return event.at
+
+
 @consent_app.command("show")
 def consent_show(
     number: Annotated[str, typer.Argument(help="The recipient's number.")],
     account: AccountOption = "default",
     url: UrlOption = None,
     region: RegionOption = "US",
+    pack: Annotated[
+        str, typer.Option("--pack", help="Policy pack (revocation deadline, holidays).")
+    ] = "default",
 ) -> None:
-    """Current consent of a recipient, per scope and channel, and do-not-call listing."""
+    """Current consent of a recipient, per scope and channel, the deadline for honouring
+    each opt-out (FCC: 10 business days), and do-not-call listing."""
     recipient = _recipient(number, region)
     db = _database(url)
     now = datetime.now(UTC)
@@ -197,6 +234,7 @@ def consent_show(
     )
     if events:
         console.print(_by_scope(events, now))
+        _deadlines(events, now, pack)
     else:
         console.print("no consent on record (unknown)")
     listed = dnc.listed(account, recipient) or dnc.listed(PLATFORM_LIST, recipient)
@@ -320,7 +358,7 @@ def inbound(
     if not isinstance(keywords, KeywordIndex):
         fail(f"pack {pack!r} has no consent_keywords dataset")
     quiet = data.get("quiet_hours")
-    holidays = frozenset(quiet.holidays_of("US")) if isinstance(quiet, QuietIndex) else frozenset()
+    holidays = quiet.holidays_of("US") if isinstance(quiet, QuietIndex) else frozenset()
     outcome = record_inbound(
         SqlConsentStore(_database(url)), keywords, event, moment, brand=brand, holidays=holidays
     )

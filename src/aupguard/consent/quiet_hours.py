@@ -22,7 +22,6 @@ from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import phonenumbers
-from phonenumbers import geocoder, timezone
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from aupguard.engine.registry import dataset
@@ -150,6 +149,10 @@ dataset(
 @lru_cache(maxsize=65_536)
 def _number_facts(number: str) -> tuple[str | None, str, tuple[str, ...]]:
     """(region, geocoded place, time zones) of an E.164 number."""
+    # imported on first use: the geocoding data takes over half a second to load,
+    # which every process importing the detectors would otherwise pay at start-up
+    from phonenumbers import geocoder, timezone
+
     try:
         parsed = phonenumbers.parse(number, None)
     except phonenumbers.NumberParseException:

@@ -105,7 +105,7 @@ class ConsentSignals:
             if event.campaign
             else f"brand:{event.brand}"
             if event.brand
-            else f"sender:{event.sender}"
+            else f"sender:{recipient_key(event.sender)}"
         )
         return Observation(
             "same_subject_24h",
@@ -126,7 +126,7 @@ class ConsentSignals:
                     Observation(
                         f"p2p_{i}",
                         ObserveKind.DISTINCT,
-                        f"p2p:{event.sender}:{key}",
+                        f"p2p:{recipient_key(event.sender)}:{key}",
                         self.template_window,
                         member,
                     )

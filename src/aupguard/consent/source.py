@@ -12,14 +12,16 @@ from aupguard.consent.model import ConsentStatus, fold, scopes_for
 from aupguard.consent.store import PLATFORM_LIST, ConsentStore, DncStore
 from aupguard.engine.events import AnyEvent, CallAttempt, OutboundMessage
 from aupguard.engine.state import ConsentState
-from aupguard.identity.numbering import e164
+from aupguard.identity.numbering import e164, region_of
 
 __all__ = ["ConsentSource", "recipient_key"]
 
 
-def recipient_key(address: str) -> str:
-    """The form recipients are stored under: E.164 when it is a number, else as given."""
-    return e164(address) or address.strip()
+def recipient_key(address: str, region: str | None = None) -> str:
+    """The form numbers are stored and compared in (recipients, and senders in scopes):
+    E.164 when it is a number ("tel:+1 (202) 555-0143" is "+12025550143"; a national
+    number is read in `region`), else as given."""
+    return e164(address, region) or address.strip()
 
 
 class ConsentSource:
@@ -37,13 +39,17 @@ class ConsentSource:
     def read(self, event: AnyEvent, now: datetime) -> dict[str, Any]:
         if isinstance(event, OutboundMessage):
             channel = event.channel.value
-            scopes = scopes_for(event.sender, event.brand, event.campaign)
+            sender = recipient_key(event.sender)
+            scopes = scopes_for(sender, event.brand, event.campaign)
         elif isinstance(event, CallAttempt) and event.direction == "outbound":
             channel = "voice"
-            scopes = scopes_for(event.caller, None, None)
+            sender = recipient_key(event.caller)
+            scopes = scopes_for(sender, None, None)
         else:
             return {}
-        recipient = recipient_key(event.to)
+        # a national number is read in the sender's country
+        region = region_of(sender) if sender.startswith("+") else None
+        recipient = recipient_key(event.to, region)
         view = fold(self.ledger.history(event.account, recipient), now, scopes, channel)
         listed = False
         if self.dnc is not None:
