@@ -19,7 +19,7 @@ from aupguard.audit import MemoryAuditLog
 from aupguard.audit.chain import PLATFORM, canonical
 from aupguard.audit.keys import Signer
 from aupguard.enforcement import legal, lifecycle, penalties, reports, traceback, versions
-from aupguard.enforcement.records import Case, ContentItem, OutboxMessage, ScrubJob
+from aupguard.enforcement.records import Candidate, Case, ContentItem, OutboxMessage, ScrubJob
 from aupguard.enforcement.service import Enforcement, EnforcementError
 from aupguard.enforcement.sources import CandidateStep, StandingSource
 from aupguard.enforcement.store import MemoryRecordStore
@@ -349,13 +349,22 @@ def test_the_free_plan_has_a_storage_quota(svc: Enforcement) -> None:
         )
 
 
-def test_retention_deletes_content_past_its_period(svc: Enforcement, clock: Clock) -> None:
+def test_retention_deletes_content_past_its_period(
+    engine: Engine, svc: Enforcement, clock: Clock
+) -> None:
+    step = CandidateStep(svc)
+    Screener(engine, after=[step]).screen(message("Buy cocaine now, discreet delivery"), T0)
+    step.flush()
+    svc.drain(T0)
     lifecycle.store_content(svc, KIM, "acme", "old", "old text")
     clock.now = T0 + timedelta(days=20)
     lifecycle.store_content(svc, KIM, "acme", "new", "new text")
     assert lifecycle.retention_sweep(svc, ADMIN, T0 + timedelta(days=31)) == 1
     assert [i.name for i in svc.store.find(ContentItem, "acme")] == ["new"]
     assert svc.standing("acme").storage_bytes == len("new text")
+    assert svc.store.find(Candidate, "acme")  # evidence is kept for a year
+    assert lifecycle.retention_sweep(svc, ADMIN, T0 + timedelta(days=366)) == 2
+    assert svc.store.find(Candidate, "acme") == []
 
 
 def test_export_is_for_the_account_or_staff_only(svc: Enforcement) -> None:

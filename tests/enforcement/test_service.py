@@ -187,6 +187,14 @@ def test_an_appeal_goes_to_a_different_reviewer(svc: Enforcement) -> None:
     assert verify_log(svc.store.audit).ok
 
 
+def test_an_appeal_is_heard_once(svc: Enforcement) -> None:
+    case_id = violation_case(svc)
+    svc.appeal(KIM, "acme", case_id, "please look again")
+    assert svc.decide(BOB, "acme", case_id, "upheld", "the evidence stands").outcome == "upheld"
+    with pytest.raises(EnforcementError, match="appealed already"):
+        svc.appeal(KIM, "acme", case_id, "and again")
+
+
 def test_case_sla_clocks_and_overdue_listing(svc: Enforcement, clock: Clock) -> None:
     robocall, _ = svc.open_case(ANN, "acme", "robocall_complaint", "complaint from a carrier")
     trace, _ = svc.open_case(LEGAL, "globex", "traceback", "ITG traceback 2291")

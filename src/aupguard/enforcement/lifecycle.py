@@ -24,7 +24,16 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from aupguard.actors import Actor, Role
 from aupguard.audit.chain import AuditDraft, canonical
-from aupguard.enforcement.records import ContentItem, Doc, Invoice, ScrubJob, Standing, new_id
+from aupguard.enforcement.records import (
+    ONE_LINE,
+    Candidate,
+    ContentItem,
+    Doc,
+    Invoice,
+    ScrubJob,
+    Standing,
+    new_id,
+)
 from aupguard.enforcement.service import (
     SYSTEM,
     Enforcement,
@@ -61,9 +70,9 @@ class BillingEvent(BaseModel):
 
     type: BillingKind
     at: datetime
-    invoice: str | None = Field(default=None, min_length=1, max_length=128)
+    invoice: str | None = Field(default=None, min_length=1, max_length=128, pattern=ONE_LINE)
     amount: float | None = Field(default=None, ge=0)
-    plan: str | None = Field(default=None, min_length=1, max_length=64)
+    plan: str | None = Field(default=None, min_length=1, max_length=64, pattern=ONE_LINE)
     upheld: bool | None = None
     """For dispute_resolved: True when the customer was right (the invoice is void)."""
 
@@ -519,10 +528,27 @@ def scrub(
 
 
 def retention_sweep(svc: Enforcement, actor: Actor, now: datetime | None = None) -> int:
-    """Delete stored content older than its data class's retention period (W13 S8)."""
+    """Delete stored content older than its data class's retention period, and the
+    evidence of processed rule hits older than the evidence period (W13 S8)."""
     svc.guard(actor, Role.ADMIN, action="run the retention job")
     when = svc.now(now)
     gone = 0
+    evidence_days = svc.lifecycle.retention_days.get("evidence")
+    if evidence_days is not None:
+        cutoff = when - timedelta(days=evidence_days)
+        old: dict[str, list[str]] = {}
+        for candidate in svc.store.find_any(Candidate, status="done"):
+            if candidate.at <= cutoff:
+                old.setdefault(candidate.tenant, []).append(candidate.id)
+        for tenant, ids in old.items():
+            gone += svc.store.delete(
+                Candidate,
+                tenant,
+                ids,
+                audit=[
+                    svc.draft(actor, tenant, "retention.deleted", tenant, {"evidence": len(ids)})
+                ],
+            )
     by_tenant: dict[str, list[ContentItem]] = {}
     for item in svc.store.find_any(ContentItem):
         days = svc.lifecycle.retention_days.get(item.data_class)

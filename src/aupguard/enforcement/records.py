@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from aupguard.enforcement.datasets import Step
 
 __all__ = [
+    "ONE_LINE",
     "Acceptance",
     "Action",
     "Candidate",
@@ -42,6 +43,10 @@ __all__ = [
 ]
 
 _FROZEN = ConfigDict(frozen=True, extra="forbid")
+
+ONE_LINE = r"^[^\x00-\x1f\x7f]+$"
+"""A pattern for ids and names given from outside: one line, no control characters (a NUL
+cannot even be stored by PostgreSQL)."""
 
 
 def new_id(prefix: str) -> str:

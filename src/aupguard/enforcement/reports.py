@@ -9,14 +9,23 @@ Reports about the same thing while its case is open join that case.
 
 from __future__ import annotations
 
+import hashlib
+import re
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
-import phonenumbers
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+    field_validator,
+)
+from pydantic.json_schema import SkipJsonSchema
 
 from aupguard.audit.chain import PLATFORM, AuditDraft
-from aupguard.enforcement.records import Report, Reporter, new_id
+from aupguard.enforcement.records import ONE_LINE, Report, Reporter, new_id
 from aupguard.enforcement.service import SYSTEM, Enforcement, EnforcementError
 
 __all__ = ["ReportInvalid", "ReportRequest", "file_report", "judge_reporter"]
@@ -33,19 +42,34 @@ class ReportInvalid(EnforcementError):
         self.problems = problems
 
 
-class ReportRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+Url = Annotated[str, StringConstraints(min_length=1, max_length=2048, pattern=ONE_LINE)]
+E164 = Annotated[str, StringConstraints(pattern=r"^\+[1-9][0-9]{1,14}$")]
+Name = Annotated[str, StringConstraints(min_length=1, max_length=128, pattern=ONE_LINE)]
 
-    url: str | None = Field(default=None, max_length=2048)
-    number: str | None = Field(default=None, max_length=64)
-    workspace: str | None = Field(default=None, max_length=128)
-    account: str | None = Field(default=None, max_length=128)
+
+class ReportRequest(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        frozen=True,
+        json_schema_extra={
+            "anyOf": [{"required": ["url"]}, {"required": ["number"]}, {"required": ["workspace"]}]
+        },
+    )
+
+    url: Url | SkipJsonSchema[None] = None
+    number: E164 | SkipJsonSchema[None] = Field(
+        default=None, description="E.164 (spaces, dashes, dots and brackets are dropped first)."
+    )
+    workspace: Name | SkipJsonSchema[None] = None
+    account: Name | SkipJsonSchema[None] = None
     """The account reported, when the platform already knows it (else: the workspace, or
     the platform's own queue for a reviewer to attribute)."""
     timestamp: datetime
-    description: str = Field(min_length=10, max_length=10_000)
-    contact: str = Field(min_length=3, max_length=320)
-    reporter_account: str | None = Field(default=None, max_length=128)
+    description: str = Field(min_length=10, max_length=10_000, pattern=r"^[^\x00]*\S[^\x00]*$")
+    contact: str = Field(
+        min_length=3, max_length=320, pattern=r"^[^\x00-\x1f\x7f]*\S[^\x00-\x1f\x7f]*$"
+    )
+    reporter_account: Name | SkipJsonSchema[None] = None
 
     @field_validator("timestamp")
     @classmethod
@@ -54,16 +78,12 @@ class ReportRequest(BaseModel):
             raise ValueError("give a time zone (e.g. 2026-11-20T14:05:00Z)")
         return value
 
-    @field_validator("number")
+    @field_validator("number", mode="before")
     @classmethod
-    def _number(cls, value: str | None) -> str | None:
-        if value is None:
-            return None
-        try:
-            parsed = phonenumbers.parse(value, None)
-        except phonenumbers.NumberParseException as exc:
-            raise ValueError("give the number in international form (+...)") from exc
-        return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+    def _number(cls, value: object) -> object:
+        if isinstance(value, str):
+            return re.sub(r"[\s\-.()]", "", value)
+        return value
 
     def reported(self) -> tuple[str, str]:
         if self.url:
@@ -82,7 +102,7 @@ def _problems(data: dict[str, Any]) -> dict[str, str]:
         ReportRequest.model_validate(data)
     except ValidationError as exc:
         for err in exc.errors():
-            field = ".".join(str(p) for p in err["loc"]) or "report"
+            field = str(err["loc"][0]) if err["loc"] else "report"
             problems.setdefault(field, "required" if err["type"] == "missing" else err["msg"])
     return problems
 
@@ -96,7 +116,7 @@ def file_report(svc: Enforcement, data: dict[str, Any], now: datetime | None = N
     kind, reported = request.reported()
     tenant = request.account or (request.workspace if kind == "workspace" else None) or PLATFORM
     when = svc.now(now)
-    reporter_id = request.contact.lower()
+    reporter_id = reporter_key(request.contact)
     reporter = svc.store.get(Reporter, PLATFORM, reporter_id) or Reporter(
         tenant=PLATFORM, id=reporter_id, created=when, updated=when
     )
@@ -109,7 +129,7 @@ def file_report(svc: Enforcement, data: dict[str, Any], now: datetime | None = N
         evidence=[
             {"report": report_id, "reported": reported, "seen": request.timestamp.isoformat()}
         ],
-        dedupe=f"report:{kind}:{reported}",
+        dedupe=f"report:{hashlib.sha256(f'{kind}:{reported}'.encode()).hexdigest()[:40]}",
         reports=[report_id],
         now=when,
     )
@@ -150,7 +170,7 @@ def file_report(svc: Enforcement, data: dict[str, Any], now: datetime | None = N
 def judge_reporter(svc: Enforcement, report: Report, *, confirmed: bool, now: datetime) -> None:
     """Record the outcome of a report on it and on its reporter's reputation; a reporter
     whose rejected reports reach the threshold (and outnumber the confirmed) is flagged."""
-    reporter_id = report.reporter.lower()
+    reporter_id = reporter_key(report.reporter)
     reporter = svc.store.get(Reporter, PLATFORM, reporter_id) or Reporter(
         tenant=PLATFORM, id=reporter_id, created=now, updated=now
     )
@@ -200,5 +220,11 @@ def judge_reporter(svc: Enforcement, report: Report, *, confirmed: bool, now: da
         )
 
 
+def reporter_key(contact: str) -> str:
+    """A reporter's record id: a digest of the contact as given, case-folded (a contact
+    may be longer than an id, and is personal data besides)."""
+    return hashlib.sha256(contact.strip().lower().encode()).hexdigest()[:40]
+
+
 def reporter(svc: Enforcement, contact: str) -> Reporter | None:
-    return svc.store.get(Reporter, PLATFORM, contact.strip().lower())
+    return svc.store.get(Reporter, PLATFORM, reporter_key(contact))

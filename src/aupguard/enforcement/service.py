@@ -721,6 +721,10 @@ class Enforcement:
         if not reason.strip():
             raise EnforcementError("missing_reason", "an appeal needs a reason", "reason")
         case = self.case(actor, tenant, case_id)
+        if case.appealed_at is not None:
+            raise EnforcementError(
+                "not_appealable", f"case {case_id} was appealed already; its appeal is final"
+            )
         if case.status != "decided" or case.outcome not in ("violation", "upheld"):
             raise EnforcementError(
                 "not_appealable", f"case {case_id} has no decision against the account to appeal"
