@@ -45,6 +45,11 @@ class AsgiClient:
 
     def close(self) -> None:
         self.loop.run_until_complete(self.client.aclose())
+        # background tasks the app started on this loop (the group-commit writer)
+        pending = asyncio.all_tasks(self.loop)
+        for task in pending:
+            task.cancel()
+        self.loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
         self.loop.close()
 
 
