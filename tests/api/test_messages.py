@@ -100,9 +100,10 @@ def test_the_same_idempotency_key_and_body_get_the_same_answer_once(
     assert again.headers["idempotent-replayed"] == "true"
     assert services.component(gateway_for).store.pending() == 1  # enqueued once
     # the key is the tenant's own: another tenant may use the same one
-    assert send(client, keys.globex_admin, None, **{"Idempotency-Key": "order-1"}).json()[
-        "id"
-    ] != first.json()["id"]
+    assert (
+        send(client, keys.globex_admin, None, **{"Idempotency-Key": "order-1"}).json()["id"]
+        != first.json()["id"]
+    )
 
 
 def test_an_idempotency_key_with_another_body_is_409(client: AsgiClient, keys: Keys) -> None:
@@ -151,7 +152,12 @@ def test_concurrent_sends_are_committed_in_groups(keys: Keys, services: Services
     [
         (b"{not json", {"Content-Type": "application/json"}, 400, "malformed_json"),
         (b"", {"Content-Type": "application/json"}, 400, "empty_body"),
-        (json.dumps(MESSAGE).encode(), {"Content-Type": "text/plain"}, 415, "unsupported_media_type"),
+        (
+            json.dumps(MESSAGE).encode(),
+            {"Content-Type": "text/plain"},
+            415,
+            "unsupported_media_type",
+        ),
         (
             json.dumps({**MESSAGE, "bodyy": "x"}).encode(),
             {"Content-Type": "application/json"},
@@ -213,12 +219,13 @@ def test_decisions_are_listed_newest_first_with_filters_and_pages(
     assert len(page2["decisions"]) == 1
     seen = {d["id"] for d in page1["decisions"] + page2["decisions"]}
     assert len(seen) == 4
-    assert client.get("/v1/decisions?since=2999-01-01T00:00:00Z", headers=h).json()[
-        "decisions"
-    ] == []
-    assert len(
-        client.get("/v1/decisions?until=2999-01-01T00:00:00Z", headers=h).json()["decisions"]
-    ) == 4
+    assert (
+        client.get("/v1/decisions?since=2999-01-01T00:00:00Z", headers=h).json()["decisions"] == []
+    )
+    assert (
+        len(client.get("/v1/decisions?until=2999-01-01T00:00:00Z", headers=h).json()["decisions"])
+        == 4
+    )
     globex = client.get("/v1/decisions", headers=keys.header(keys.globex_admin)).json()
     assert len(globex["decisions"]) == 1
 
@@ -232,4 +239,4 @@ def test_bad_decision_queries_are_422(client: AsgiClient, keys: Keys, query: str
     assert r.status_code == 422
     error = error_of(r)
     assert error["code"] == "validation_failed"
-    assert error["fields"][0]["field"] == query.split("=")[0]
+    assert error["fields"][0]["field"] == query.split("=", maxsplit=1)[0]

@@ -89,17 +89,21 @@ class HttpSink:
 
     async def send(self, entry: OutboxEntry) -> None:
         p = entry.payload
-        form: list[tuple[str, str]] = [
-            ("To", str(p.get("to", ""))),
-            ("From", str(p.get("from", ""))),
-            ("Body", str(p.get("body", ""))),
-        ]
-        form.extend(("MediaUrl", str(u)) for u in p.get("media", []))
+        form: dict[str, Any] = {
+            "To": str(p.get("to", "")),
+            "From": str(p.get("from", "")),
+            "Body": str(p.get("body", "")),
+        }
+        media = [str(u) for u in p.get("media", [])]
+        if media:
+            form["MediaUrl"] = media
         headers = {
             "I-Twilio-Idempotency-Token": entry.message_id,
             "Idempotency-Key": entry.message_id,
         }
-        answer = await self.client.post(self.url, data=form, headers=headers, auth=self.auth)  # type: ignore[arg-type]
+        answer = await self.client.post(
+            self.url, data=form, headers=headers, auth=self.auth or httpx.USE_CLIENT_DEFAULT
+        )
         if answer.status_code < 300:
             return
         text = f"HTTP {answer.status_code} from the downstream"
