@@ -114,6 +114,8 @@ def _operation(op: Operation, schemas: _Schemas) -> dict[str, Any]:
         schema: dict[str, Any] = {"type": "string", "maxLength": q.max_length}
         if q.pattern:
             schema["pattern"] = q.pattern
+        if q.format:
+            schema["format"] = q.format
         params.append(
             {
                 "name": name,

@@ -70,6 +70,8 @@ class QueryParam:
     required: bool = False
     pattern: str | None = None
     max_length: int = 200
+    format: str | None = None
+    """An OpenAPI string format (``date-time``); the handler checks it."""
 
 
 @dataclass

@@ -8,11 +8,10 @@ answer given after the commit is never lost and never half-written.
 
 from __future__ import annotations
 
-import base64
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 __all__ = [
@@ -30,6 +29,7 @@ __all__ = [
 ]
 
 IDEMPOTENCY_TTL = timedelta(hours=24)
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 MessageStatus = Literal[
     "queued", "held", "blocked", "sent", "delivered", "undelivered", "failed", "accepted"
@@ -190,20 +190,16 @@ class DecisionQuery:
 
 
 def encode_cursor(record: DecisionRecord) -> str:
-    raw = f"{record.at.isoformat()}|{record.id}".encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+    """``<microseconds since the epoch>-<id>`` of the last decision of a page."""
+    micros = (record.at - EPOCH) // timedelta(microseconds=1)
+    return f"{micros}-{record.id}"
 
 
 def decode_cursor(cursor: str) -> tuple[datetime, str] | None:
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        at, _, ident = raw.partition("|")
-        when = datetime.fromisoformat(at)
-    except (ValueError, UnicodeDecodeError):
+    micros, _, ident = cursor.partition("-")
+    if not micros.isdigit() or len(micros) > 16 or not ident:
         return None
-    if not ident or when.tzinfo is None:
-        return None
-    return when, ident
+    return EPOCH + timedelta(microseconds=int(micros)), ident
 
 
 def _iso(value: datetime) -> str:

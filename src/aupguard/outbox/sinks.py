@@ -85,7 +85,8 @@ class HttpSink:
     ) -> None:
         self.url = url
         self.auth = auth
-        self.client = httpx.AsyncClient(timeout=timeout)
+        self.timeout = timeout
+        self._client: httpx.AsyncClient | None = None
 
     async def send(self, entry: OutboxEntry) -> None:
         p = entry.payload
@@ -101,7 +102,9 @@ class HttpSink:
             "I-Twilio-Idempotency-Token": entry.message_id,
             "Idempotency-Key": entry.message_id,
         }
-        answer = await self.client.post(
+        if self._client is None:
+            self._client = httpx.AsyncClient(timeout=self.timeout)
+        answer = await self._client.post(
             self.url, data=form, headers=headers, auth=self.auth or httpx.USE_CLIENT_DEFAULT
         )
         if answer.status_code < 300:
@@ -118,7 +121,9 @@ class HttpSink:
         writer.close()
 
     async def close(self) -> None:
-        await self.client.aclose()
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None
 
 
 class NatsSink:

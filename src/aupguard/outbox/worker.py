@@ -100,7 +100,7 @@ class DeliveryWorker:
         self.on_failure = on_failure
         secret = settings.callback_secret
         self.secret = secret.get_secret_value().encode() if secret else None
-        self.http = httpx.AsyncClient(timeout=settings.delivery_timeout)
+        self._http: httpx.AsyncClient | None = None
         self._wake = asyncio.Event()
         self._stopping = False
         self._inflight: set[asyncio.Future[int]] = set()
@@ -211,12 +211,15 @@ class DeliveryWorker:
             HEADER: sign(self.secret, body, int(time.time())),
             "Idempotency-Key": entry.id,
         }
-        answer = await self.http.post(str(entry.payload["url"]), content=body, headers=headers)
+        if self._http is None:
+            self._http = httpx.AsyncClient(timeout=self.settings.delivery_timeout)
+        answer = await self._http.post(str(entry.payload["url"]), content=body, headers=headers)
         if answer.status_code >= 300:
             raise ConnectionError(f"HTTP {answer.status_code} from the status callback")
 
     async def run(self) -> None:
         """Deliver until `drain` is called."""
+        self._stopping = False
         while not self._stopping:
             try:
                 task = asyncio.ensure_future(self.run_once())
@@ -243,6 +246,9 @@ class DeliveryWorker:
             await asyncio.wait(list(self._inflight), timeout=timeout)
 
     async def close(self) -> None:
-        await self.http.aclose()
+        """Close connections (they are opened again when needed)."""
+        if self._http is not None:
+            await self._http.aclose()
+            self._http = None
         if self.sink is not None:
             await self.sink.close()

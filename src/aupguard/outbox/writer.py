@@ -33,7 +33,7 @@ class GroupCommitWriter:
         self._queue: asyncio.Queue[tuple[Accept, asyncio.Future[Accepted]]] | None = None
         self._task: asyncio.Task[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="aupguard-writer")
+        self._executor: ThreadPoolExecutor | None = None
         self.batches = 0
         self.written = 0
         self._busy = False
@@ -43,6 +43,10 @@ class GroupCommitWriter:
         if self._queue is None or self._loop is not loop or self._task is None or self._task.done():
             self._loop = loop
             self._queue = asyncio.Queue()
+            if self._executor is None:
+                self._executor = ThreadPoolExecutor(
+                    max_workers=1, thread_name_prefix="aupguard-writer"
+                )
             self._task = loop.create_task(self._run(self._queue), name="aupguard-writer")
         return self._queue
 
@@ -54,6 +58,7 @@ class GroupCommitWriter:
 
     async def _run(self, queue: asyncio.Queue[tuple[Accept, asyncio.Future[Accepted]]]) -> None:
         loop = asyncio.get_running_loop()
+        executor = self._executor
         while True:
             batch = [await queue.get()]
             while len(batch) < self.max_batch and not queue.empty():
@@ -62,7 +67,7 @@ class GroupCommitWriter:
             self._busy = True
             try:
                 results = await loop.run_in_executor(
-                    self._executor, self.store.accept, items, self.clock()
+                    executor, self.store.accept, items, self.clock()
                 )
             except Exception as exc:  # nothing of this batch was committed
                 for _, future in batch:
@@ -85,4 +90,7 @@ class GroupCommitWriter:
                 await asyncio.sleep(0.005)
             await asyncio.sleep(0)
             task.cancel()
-        self._executor.shutdown(wait=True)
+        self._task = None
+        if self._executor is not None:
+            self._executor.shutdown(wait=True)
+            self._executor = None

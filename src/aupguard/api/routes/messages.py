@@ -113,7 +113,7 @@ def _render(prepared: Prepared, request_id: str | None) -> tuple[int, bytes, dic
                 "request_id": request_id,
             }
         }
-        return 422, orjson.dumps(body), headers
+        return 403, orjson.dumps(body), headers
     return 202, orjson.dumps(message.to_dict()), headers
 
 
@@ -128,7 +128,7 @@ async def send_message(call: Call) -> Response:
     """Screen the message with the tenant's state and the policy pack, record it and
     its decision, and enqueue it for delivery; the answer comes after the commit.
     202 with status `queued` (will be delivered) or `held` (kept for review, not
-    sent); 422 `message_blocked` naming the rules and clauses (recorded, not sent;
+    sent); 403 `message_blocked` naming the rules and clauses (recorded, not sent;
     the id is in `X-Message-Id`); 429 `throttled` with `Retry-After` (not recorded
     as a message). With an `Idempotency-Key` header (1-255 printable characters), a
     repeat of the same body within 24 hours gets the first answer again
@@ -175,7 +175,7 @@ async def send_message(call: Call) -> Response:
 
 
 TENANT = QueryParam(
-    "Staff keys: the tenant whose records to read.", pattern=r"[A-Za-z0-9._-]{1,128}"
+    "Staff keys: the tenant whose records to read.", pattern=r"^[A-Za-z0-9._:@-]{1,128}$"
 )
 
 
@@ -195,14 +195,24 @@ async def read_message(call: Call) -> dict[str, Any]:
     return found.to_dict()
 
 
-TIME = r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}:\d{2})"
+RFC3339 = re.compile(
+    r"(\d{4}-\d{2}-\d{2})[Tt ](\d{2}:\d{2})(?::(\d{2})(?:\.(\d+))?)?([Zz]|[+-]\d{2}:\d{2})"
+)
 
 
 def _time(name: str, value: str | None) -> datetime | None:
+    """An RFC 3339 time (a leap second reads as :59, digits past microseconds are dropped)."""
     if value is None:
         return None
+    found = RFC3339.fullmatch(value)
     try:
-        return datetime.fromisoformat(value.replace("Z", "+00:00"))
+        if found is None:
+            raise ValueError(value)
+        day, minute, second, fraction, zone = found.groups()
+        second = min(int(second or 0), 59)
+        micro = (fraction or "0")[:6].ljust(6, "0")
+        zone = "+00:00" if zone in ("Z", "z") else zone
+        return datetime.fromisoformat(f"{day}T{minute}:{second:02d}.{micro}{zone}")
     except ValueError:
         raise ApiError(
             422,
@@ -218,18 +228,21 @@ def _time(name: str, value: str | None) -> datetime | None:
     responses={200: DecisionPage},
     query={
         "verdict": QueryParam(
-            "allow, throttle, hold or block.", pattern="allow|throttle|hold|block"
+            "allow, throttle, hold or block.", pattern="^(allow|throttle|hold|block)$"
         ),
-        "rule": QueryParam("A rule id that fired.", pattern=r"[A-Za-z0-9._-]{1,200}"),
-        "clause": QueryParam("A clause id cited.", pattern=r"[A-Za-z0-9._-]{1,64}"),
+        "rule": QueryParam("A rule id that fired.", pattern=r"^[A-Za-z0-9._-]{1,200}$"),
+        "clause": QueryParam("A clause id cited.", pattern=r"^[A-Za-z0-9._-]{1,64}$"),
         "kind": QueryParam(
-            "message, call, cdr...", pattern="message|inbound|call|cdr|api_request|signup"
+            "message, call, cdr...", pattern="^(message|inbound|call|cdr|api_request|signup)$"
         ),
-        "since": QueryParam("Decisions at or after this time (ISO 8601 with zone).", pattern=TIME),
-        "until": QueryParam("Decisions before this time (ISO 8601 with zone).", pattern=TIME),
-        "limit": QueryParam("At most this many (1-500, default 50).", pattern=r"[1-9]\d{0,2}"),
+        "since": QueryParam("Decisions at or after this time (RFC 3339).", format="date-time"),
+        "until": QueryParam("Decisions before this time (RFC 3339).", format="date-time"),
+        "limit": QueryParam(
+            "At most this many (default 50; more than 500 reads as 500).",
+            pattern=r"^[1-9][0-9]{0,2}$",
+        ),
         "cursor": QueryParam(
-            "`next_cursor` of the previous page.", pattern=r"[A-Za-z0-9_-]{1,200}"
+            "`next_cursor` of the previous page.", pattern=r"^[0-9]{1,16}-[A-Za-z0-9]{1,40}$"
         ),
         "tenant": TENANT,
     },
@@ -238,14 +251,7 @@ async def decisions(call: Call) -> dict[str, Any]:
     """The tenant's recorded decisions, newest first, filtered by verdict, rule,
     clause, kind and time; `limit` and `cursor` page through them. Needs the
     `read`, `send` or `admin` scope."""
-    limit = int(call.query("limit") or 50)
-    if limit > 500:
-        raise ApiError(
-            422,
-            "validation_failed",
-            "The query has invalid parameters: 'limit'.",
-            [{"field": "limit", "code": "invalid", "message": "At most 500"}],
-        )
+    limit = min(int(call.query("limit") or 50), 500)
     after = None
     cursor = call.query("cursor")
     if cursor is not None:

@@ -155,8 +155,10 @@ def twilio_error(code: int, status: int, message: str | None = None) -> Response
 
 
 def render_error(error: ApiError, _request_id: str | None) -> Response:
-    """aupguard's refusals in Twilio's shape, with the closest Twilio code."""
-    code = _BY_STATUS.get(error.status, 21000 + error.status)
+    """aupguard's refusals in Twilio's shape, with Twilio's code where it has one for
+    the case, else the HTTP status as the code (what Twilio's SDKs assume when an
+    answer has none): malformed form 400, body too large 413, wrong type 415."""
+    code = _BY_STATUS.get(error.status, error.status)
     message = error.message
     if error.code == "validation_failed":
         code, message = _form_code(error)
@@ -176,7 +178,7 @@ def _form_code(error: ApiError) -> tuple[int, str]:
         if name == "Body" and field["code"] == "string_too_long":
             return 21617, TEXTS[21617]
     named = ", ".join(f["field"] for f in error.fields) or "the form"
-    return 21000 + 400, f"Invalid parameters: {named}"
+    return 400, f"Invalid parameters: {named}"
 
 
 async def basic_auth(request: Request, services: Services) -> Actor:
