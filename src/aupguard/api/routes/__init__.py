@@ -8,7 +8,7 @@ one list entry; keep the list in the order the OpenAPI document should show).
 
 from __future__ import annotations
 
-from aupguard.api.routes import health, keys, messages, screen, twilio
+from aupguard.api.routes import calls, health, keys, messages, screen, twilio
 from aupguard.api.routing import Router
 
 ROUTERS: list[Router] = [
@@ -16,5 +16,6 @@ ROUTERS: list[Router] = [
     screen.router,
     keys.router,
     messages.router,
+    calls.router,
     twilio.router,
 ]
