@@ -71,6 +71,9 @@ def test_concurrent_calls_are_counted_until_they_end(
     assert verdicts[:10] == ["allow"] * 10
     assert verdicts[10] == "throttle"
     assert client.post("/v1/calls/c3/end", headers=h).json() == {"call_id": "c3", "ended": True}
+    assert client.post("/v1/calls/c3/end", headers=h).json()["ended"] is False
+    long = client.post(f"/v1/calls/{'x' * 129}/end", headers=h)
+    assert long.status_code == 422
     again = client.post(
         "/v1/calls", json={"from": CALLER, "to": "+14155550123", "call_id": "c10"}, headers=h
     )

@@ -13,6 +13,7 @@ from starlette.concurrency import run_in_threadpool
 
 from aupguard.actors import Forbidden, require
 from aupguard.api.delivery import gateway_for
+from aupguard.api.errors import ApiError
 from aupguard.api.routes.screen import DecisionOut
 from aupguard.api.routing import Call, Router
 from aupguard.api.services import Services
@@ -67,7 +68,7 @@ class CallOut(DecisionOut):
 
 class CallEnded(BaseModel):
     call_id: str
-    ended: bool
+    ended: bool = Field(description="False when no call of this id was being counted.")
 
 
 class CdrBatch(BaseModel):
@@ -122,14 +123,25 @@ async def screen_call(call: Call) -> dict[str, Any]:
 )
 async def end_call(call: Call) -> dict[str, Any]:
     """Ends a call started with a `call_id`: it no longer counts against the plan's
-    concurrent calls. Needs the `send` or `admin` scope."""
+    concurrent calls (`ended` is false when no such call was counted). Needs the
+    `send` or `admin` scope."""
     require(call.actor, *SCREEN_ROLES, action="end calls (needs the send or admin scope)")
     if call.actor.tenant is None:
         raise Forbidden(call.actor, "end a tenant's call with a staff key")
     call_id = call.path("call_id")
+    if len(call_id) > 128:
+        raise ApiError(
+            422,
+            "validation_failed",
+            "The path has invalid parameters: 'call_id'.",
+            [{"field": "call_id", "code": "string_too_long", "message": "At most 128 characters"}],
+        )
     screener = call.services.component(call_screener)
+    gauge = screener.gauge
+    before = gauge.active(call.actor.tenant) if gauge is not None else 0
     screener.end_call(call.actor.tenant, call_id)
-    return {"call_id": call_id, "ended": True}
+    after = gauge.active(call.actor.tenant) if gauge is not None else 0
+    return {"call_id": call_id, "ended": after < before}
 
 
 @router.post(
