@@ -13,6 +13,7 @@ BENCHES = [
     "http_keys",
     "http_frameworks",
     "http_screen",
+    "http_messages",
     "shaken",
     "content_engine",
     "content_eval",

@@ -45,6 +45,15 @@ class AsgiClient:
 
     def close(self) -> None:
         self.loop.run_until_complete(self.client.aclose())
+
+        # background tasks the app started on this loop (the group-commit writer)
+        async def cancel_background() -> None:
+            pending = asyncio.all_tasks() - {asyncio.current_task()}
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
+
+        self.loop.run_until_complete(cancel_background())
         self.loop.close()
 
 

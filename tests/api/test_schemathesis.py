@@ -17,6 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from schemathesis import GenerationMode
 from schemathesis.openapi import from_asgi
+from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from aupguard.api import build_services, create_app
 from aupguard.api.openapi import build_openapi
@@ -67,9 +68,13 @@ def test_api_conforms_to_its_document(fuzzed: tuple[Any, str], method: str, path
         operation.as_strategy(GenerationMode.NEGATIVE),
     )
 
+    # Twilio answers a well-formed message it refuses (an invalid or opted-out To) with
+    # 400 and a Twilio code; the compatible endpoint must do the same
+    excluded = [positive_data_acceptance] if path.startswith("/2010-04-01/") else []
+
     @given(case=cases)
     @settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
     def check(case: Any) -> None:
-        case.call_and_validate()
+        case.call_and_validate(excluded_checks=excluded)
 
     check()

@@ -70,7 +70,13 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
+        from aupguard.api import delivery
+
+        delivery.start(services)
         yield
+        # uvicorn stops taking requests first; then: commit what is queued, finish the
+        # deliveries under way (graceful shutdown), close the database
+        await delivery.stop(services)
         services.close()
 
     app = Starlette(

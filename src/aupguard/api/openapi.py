@@ -9,6 +9,7 @@ it; a test checks that the committed copy is current).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from typing import Any
 
@@ -99,11 +100,11 @@ def _operation(op: Operation, schemas: _Schemas) -> dict[str, Any]:
     if op.description:
         out["description"] = op.description
     params: list[dict[str, Any]] = []
-    for segment in op.path.split("/"):
-        if segment.startswith("{") and segment.endswith("}"):
+    for name in re.findall(r"\{(\w+)(?::\w+)?\}", op.path):
+        if name:
             params.append(
                 {
-                    "name": segment[1:-1].split(":")[0],
+                    "name": name,
                     "in": "path",
                     "required": True,
                     "schema": {"type": "string", "minLength": 1, "maxLength": 128},
@@ -113,6 +114,8 @@ def _operation(op: Operation, schemas: _Schemas) -> dict[str, Any]:
         schema: dict[str, Any] = {"type": "string", "maxLength": q.max_length}
         if q.pattern:
             schema["pattern"] = q.pattern
+        if q.format:
+            schema["format"] = q.format
         params.append(
             {
                 "name": name,
@@ -140,13 +143,13 @@ def _operation(op: Operation, schemas: _Schemas) -> dict[str, Any]:
             }
         responses[str(status)] = entry
     codes = set(op.extra_errors)
-    if op.auth:
+    if op.auth or op.authenticator is not None:
         codes |= {401, 403}
     if op.body is not None:
         codes |= {400, 413, 415, 422}
     if "{" in op.path:
         codes.add(404)
-    error_ref = schemas.ref(ErrorBody, mode="serialization")
+    error_ref = schemas.ref(op.error_model or ErrorBody, mode="serialization")
     for status in sorted(codes):
         responses.setdefault(
             str(status),
@@ -162,8 +165,8 @@ def _operation(op: Operation, schemas: _Schemas) -> dict[str, Any]:
         "content": {"application/json": {"schema": error_ref}},
     }
     out["responses"] = responses
-    if op.auth:
-        out["security"] = [{"apiKey": []}]
+    if op.auth or op.authenticator is not None:
+        out["security"] = [{op.security: []}]
     return out
 
 
@@ -193,7 +196,14 @@ def build_openapi(routers: Iterable[Router]) -> dict[str, Any]:
                     "type": "http",
                     "scheme": "bearer",
                     "description": "An aupguard API key: aupg_<key id>_<secret>.",
-                }
+                },
+                "twilioBasic": {
+                    "type": "http",
+                    "scheme": "basic",
+                    "description": "Twilio-compatible endpoints: user = the AccountSid and "
+                    "password = an aupguard API key (aupg_<id>_<secret>), or user = "
+                    "aupg_<id> and password = the key's secret.",
+                },
             },
         },
     }

@@ -27,6 +27,7 @@ import re
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import parse_qsl
 
 import orjson
 from pydantic import BaseModel, TypeAdapter, ValidationError
@@ -69,6 +70,8 @@ class QueryParam:
     required: bool = False
     pattern: str | None = None
     max_length: int = 200
+    format: str | None = None
+    """An OpenAPI string format (``date-time``); the handler checks it."""
 
 
 @dataclass
@@ -91,6 +94,17 @@ class Operation:
     """The body's OpenAPI schema when it is not the one pydantic derives from `body`."""
     extra_errors: tuple[int, ...] = ()
     """Error statuses the handler itself answers (documented in OpenAPI)."""
+    form: bool = False
+    """The body is ``application/x-www-form-urlencoded``: parsed into a dict (a field
+    named in `form_lists` into a list of its values), then validated with `body`."""
+    form_lists: frozenset[str] = frozenset()
+    authenticator: Callable[[Request, Services], Awaitable[Actor]] | None = None
+    """Replaces the bearer-key check (the Twilio endpoint's HTTP Basic)."""
+    render_error: Callable[[ApiError, str | None], Response] | None = None
+    """Renders this endpoint's errors in another shape (Twilio's)."""
+    error_model: type[BaseModel] | None = None
+    """The error answers' schema in the OpenAPI document, when it is not ErrorBody."""
+    security: str = "apiKey"
     adapter: TypeAdapter[Any] | None = field(default=None)
 
     def __post_init__(self) -> None:
@@ -158,6 +172,7 @@ class Router:
         name: str | None = None,
         body_schema: dict[str, Any] | None = None,
         errors: tuple[int, ...] = (),
+        **extra: Any,
     ) -> Callable[[Handler], Handler]:
         def register(handler: Handler) -> Handler:
             self.operations.append(
@@ -177,6 +192,7 @@ class Router:
                     name=name or handler.__name__,
                     body_schema=body_schema,
                     extra_errors=errors,
+                    **extra,
                 )
             )
             return handler
@@ -298,6 +314,29 @@ async def read_body(request: Request, op: Operation, services: Services) -> byte
     return b"".join(chunks)
 
 
+def parse_form(raw: bytes, lists: frozenset[str]) -> dict[str, Any]:
+    """A form body as a dict; a field given twice is a 400 unless it is a list field."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ApiError(400, "malformed_form", "The form body is not UTF-8.") from None
+    try:
+        pairs = parse_qsl(text, keep_blank_values=True, strict_parsing=True)
+    except ValueError:
+        raise ApiError(
+            400, "malformed_form", "The body is not a URL-encoded form (name=value&...)."
+        ) from None
+    out: dict[str, Any] = {}
+    for name, value in pairs:
+        if name in lists:
+            out.setdefault(name, []).append(value)
+        elif name in out:
+            raise ApiError(400, "repeated_field", f"The form gives {name!r} more than once.")
+        else:
+            out[name] = value
+    return out
+
+
 def check_query(request: Request, op: Operation) -> None:
     """422 naming each query parameter that is unknown, missing or malformed."""
     fields = []
@@ -337,7 +376,10 @@ def _endpoint(op: Operation) -> Callable[[Request], Awaitable[Response]]:
         try:
             services: Services = request.app.state.services
             actor = None
-            if op.auth:
+            if op.authenticator is not None:
+                actor = await op.authenticator(request, services)
+                state["actor"] = actor.id
+            elif op.auth:
                 actor = await authenticate(request, services)
                 state["actor"] = actor.id
             if request.scope["query_string"] or op.query:
@@ -350,7 +392,10 @@ def _endpoint(op: Operation) -> Callable[[Request], Awaitable[Response]]:
                         400, "empty_body", "The request has no body; send a JSON object."
                     )
                 try:
-                    body = adapter.validate_json(raw)
+                    if op.form:
+                        body = adapter.validate_python(parse_form(raw, op.form_lists))
+                    else:
+                        body = adapter.validate_json(raw)
                 except ValidationError as exc:
                     raise validation_error(exc) from None
             result = await handler(Call(request, services, actor, body))
@@ -358,6 +403,8 @@ def _endpoint(op: Operation) -> Callable[[Request], Awaitable[Response]]:
             error = from_exception(exc)
             if error is None:
                 raise  # the middleware logs it and answers 500
+            if op.render_error is not None:
+                return op.render_error(error, request_id)
             return error_response(error, request_id)
         if isinstance(result, Response):
             return result

@@ -12,7 +12,7 @@ No edits to this file are needed to add a domain.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar, cast
 
@@ -21,7 +21,7 @@ from sqlalchemy import text
 from aupguard.api.keys import KeyManager, KeyStore, MemoryKeyStore
 from aupguard.config import Settings
 from aupguard.engine.facade import Engine
-from aupguard.service.screening import Screener
+from aupguard.service.screening import Screener, StateSource
 from aupguard.store.db import Database
 from aupguard.store.migrate import current_heads, script_heads
 
@@ -38,7 +38,7 @@ class Services:
     keys: KeyManager
     database: Database | None = None
     _components: dict[Callable[[Services], Any], Any] = field(default_factory=dict)
-    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _lock: threading.RLock = field(default_factory=threading.RLock)
 
     def component(self, factory: Callable[[Services], T]) -> T:
         try:
@@ -76,10 +76,15 @@ class Services:
 
 
 def build_services(
-    settings: Settings, *, engine: Engine | None = None, key_store: KeyStore | None = None
+    settings: Settings,
+    *,
+    engine: Engine | None = None,
+    key_store: KeyStore | None = None,
+    sources: Sequence[StateSource] = (),
 ) -> Services:
     """Services from settings: the SQL key store on `settings.database_url`, unless
-    a key store is given (``database_url=""`` with no key store: all in memory)."""
+    a key store is given (``database_url=""`` with no key store: all in memory).
+    `sources` are the screening pipeline's state sources (consent, standing...)."""
     database = Database(settings.database_url) if settings.database_url else None
     if key_store is None:
         if database is not None:
@@ -93,7 +98,7 @@ def build_services(
     return Services(
         settings=settings,
         engine=engine,
-        screener=Screener(engine),
+        screener=Screener(engine, sources=sources),
         keys=KeyManager(key_store, pepper, cache_seconds=settings.key_cache_seconds),
         database=database,
     )

@@ -82,6 +82,12 @@ def serve(
         except Exception as exc:  # the database is unreachable or the URL is wrong
             fail(f"database {settings.database_url!r}: {type(exc).__name__}: {exc}".splitlines()[0])
 
+    if settings.workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        import tempfile
+
+        # /metrics sums every worker's counters (aupguard.api.metrics)
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="aupguard-metrics-")
+
     import uvicorn
 
     console.print(

@@ -8,12 +8,15 @@ one list entry; keep the list in the order the OpenAPI document should show).
 
 from __future__ import annotations
 
-from aupguard.api.routes import enforcement, health, keys, screen
+from aupguard.api.routes import calls, enforcement, health, keys, messages, screen, twilio
 from aupguard.api.routing import Router
 
 ROUTERS: list[Router] = [
     health.router,
     screen.router,
     keys.router,
+    messages.router,
+    calls.router,
+    twilio.router,
     enforcement.router,
 ]

@@ -1,0 +1,476 @@
+"""The SQL message store (SQLite embedded, PostgreSQL for servers).
+
+Tables of the Alembic branch ``gateway`` (revision gateway_0002):
+`gateway_messages`, `gateway_decisions`, `gateway_outbox`,
+`gateway_idempotency`. SQLAlchemy Core, not the ORM: a batch of a few hundred
+sends is four multi-row INSERTs in one transaction (psycopg's pipelined
+executemany on PostgreSQL; one fsync per batch on SQLite in WAL mode with
+synchronous=FULL). Rule and clause lists are stored as ``,a,b,`` so that a
+filter is one LIKE.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any, Literal
+
+import orjson
+from sqlalchemy import (
+    Boolean,
+    Column,
+    Connection,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Table,
+    Text,
+    and_,
+    delete,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.exc import IntegrityError
+
+from aupguard.outbox.model import (
+    IDEMPOTENCY_TTL,
+    Accept,
+    Accepted,
+    DecisionQuery,
+    DecisionRecord,
+    IdempotencyEntry,
+    MessageRecord,
+    OutboxEntry,
+)
+from aupguard.outbox.store import StatusUpdate
+from aupguard.store.base import Base, UtcDateTime
+from aupguard.store.db import Database
+
+__all__ = ["SqlMessageStore", "decisions", "idempotency", "messages", "outbox"]
+
+metadata = Base.metadata
+
+messages = Table(
+    "gateway_messages",
+    metadata,
+    Column("id", String(34), primary_key=True),
+    Column("tenant", String(128), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("updated_at", UtcDateTime(), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("channel", String(16), nullable=False),
+    Column("sender", String(320), nullable=False),
+    Column("recipient", String(320), nullable=False),
+    Column("verdict", String(16), nullable=False),
+    Column("code", Integer, nullable=True),
+    Column("error_code", Integer, nullable=True),
+    Column("rules", Text, nullable=False),
+    Column("clauses", Text, nullable=False),
+    Column("body_sha256", String(64), nullable=True),
+    Column("num_media", Integer, nullable=False),
+    Column("status_callback", Text, nullable=True),
+    Column("api", String(16), nullable=False),
+    Column("account_sid", String(64), nullable=True),
+    Index("ix_gateway_messages_tenant_created", "tenant", "created_at"),
+)
+
+decisions = Table(
+    "gateway_decisions",
+    metadata,
+    Column("id", String(34), primary_key=True),
+    Column("tenant", String(128), nullable=False),
+    Column("at", UtcDateTime(), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("verdict", String(16), nullable=False),
+    Column("code", Integer, nullable=True),
+    Column("rules", Text, nullable=False),
+    Column("clauses", Text, nullable=False),
+    Column("message_id", String(34), nullable=True),
+    Column("event_id", String(128), nullable=True),
+    Column("pack_version", String(64), nullable=False),
+    Column("degraded", Boolean, nullable=False),
+    Index("ix_gateway_decisions_tenant_at", "tenant", "at", "id"),
+)
+
+outbox = Table(
+    "gateway_outbox",
+    metadata,
+    Column("id", String(34), primary_key=True),
+    Column("tenant", String(128), nullable=False),
+    Column("message_id", String(34), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("payload", Text, nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("next_attempt_at", UtcDateTime(), nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("state", String(8), nullable=False),
+    Column("last_error", Text, nullable=True),
+    Index("ix_gateway_outbox_state_due", "state", "next_attempt_at"),
+)
+
+idempotency = Table(
+    "gateway_idempotency",
+    metadata,
+    Column("tenant", String(128), primary_key=True),
+    Column("key", String(255), primary_key=True),
+    Column("request_hash", String(64), nullable=False),
+    Column("status", Integer, nullable=False),
+    Column("response", LargeBinary, nullable=False),
+    Column("message_id", String(34), nullable=True),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Index("ix_gateway_idempotency_created", "created_at"),
+)
+
+
+def _list(items: Sequence[str]) -> str:
+    return "," + ",".join(items) + "," if items else ""
+
+
+def _unlist(text: str) -> tuple[str, ...]:
+    return tuple(p for p in text.split(",") if p)
+
+
+def _message_row(m: MessageRecord) -> dict[str, Any]:
+    return {
+        "id": m.id,
+        "tenant": m.tenant,
+        "created_at": m.created_at,
+        "updated_at": m.updated_at,
+        "status": m.status,
+        "channel": m.channel,
+        "sender": m.sender,
+        "recipient": m.recipient,
+        "verdict": m.verdict,
+        "code": m.code,
+        "error_code": m.error_code,
+        "rules": _list(m.rules),
+        "clauses": _list(m.clauses),
+        "body_sha256": m.body_sha256,
+        "num_media": m.num_media,
+        "status_callback": m.status_callback,
+        "api": m.api,
+        "account_sid": m.account_sid,
+    }
+
+
+def _message(row: Any) -> MessageRecord:
+    return MessageRecord(
+        id=row.id,
+        tenant=row.tenant,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+        status=row.status,
+        channel=row.channel,
+        sender=row.sender,
+        recipient=row.recipient,
+        verdict=row.verdict,
+        code=row.code,
+        error_code=row.error_code,
+        rules=_unlist(row.rules),
+        clauses=_unlist(row.clauses),
+        body_sha256=row.body_sha256,
+        num_media=row.num_media,
+        status_callback=row.status_callback,
+        api=row.api,
+        account_sid=row.account_sid,
+    )
+
+
+def _decision_row(d: DecisionRecord) -> dict[str, Any]:
+    return {
+        "id": d.id,
+        "tenant": d.tenant,
+        "at": d.at,
+        "kind": d.kind,
+        "verdict": d.verdict,
+        "code": d.code,
+        "rules": _list(d.rules),
+        "clauses": _list(d.clauses),
+        "message_id": d.message_id,
+        "event_id": d.event_id,
+        "pack_version": d.pack_version,
+        "degraded": d.degraded,
+    }
+
+
+def _decision(row: Any) -> DecisionRecord:
+    return DecisionRecord(
+        id=row.id,
+        tenant=row.tenant,
+        at=row.at,
+        kind=row.kind,
+        verdict=row.verdict,
+        code=row.code,
+        rules=_unlist(row.rules),
+        clauses=_unlist(row.clauses),
+        message_id=row.message_id,
+        event_id=row.event_id,
+        pack_version=row.pack_version,
+        degraded=bool(row.degraded),
+    )
+
+
+def _outbox_row(e: OutboxEntry) -> dict[str, Any]:
+    return {
+        "id": e.id,
+        "tenant": e.tenant,
+        "message_id": e.message_id,
+        "kind": e.kind,
+        "payload": orjson.dumps(dict(e.payload)).decode(),
+        "created_at": e.created_at,
+        "next_attempt_at": e.next_attempt_at,
+        "attempts": e.attempts,
+        "state": e.state,
+        "last_error": e.last_error,
+    }
+
+
+def _entry(row: Any) -> OutboxEntry:
+    return OutboxEntry(
+        id=row.id,
+        tenant=row.tenant,
+        message_id=row.message_id,
+        kind=row.kind,
+        payload=orjson.loads(row.payload) if row.payload else {},
+        created_at=row.created_at,
+        next_attempt_at=row.next_attempt_at,
+        attempts=row.attempts,
+        state=row.state,
+        last_error=row.last_error,
+    )
+
+
+def _key(row: Any) -> IdempotencyEntry:
+    return IdempotencyEntry(
+        key=row.key,
+        request_hash=row.request_hash,
+        status=row.status,
+        response=bytes(row.response),
+        message_id=row.message_id,
+        created_at=row.created_at,
+    )
+
+
+class SqlMessageStore:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self.postgres = db.dialect == "postgresql"
+
+    # -- the send path ---------------------------------------------------------------
+
+    def accept(self, batch: Sequence[Accept], now: datetime) -> list[Accepted]:
+        try:
+            with self.db.engine.begin() as conn:
+                return self._accept(conn, batch, now)
+        except IntegrityError:
+            # another worker wrote one of these idempotency keys since we looked:
+            # write the batch one by one, so the others are not refused with it
+            results: list[Accepted] = []
+            for item in batch:
+                try:
+                    with self.db.engine.begin() as conn:
+                        results.extend(self._accept(conn, [item], now))
+                except IntegrityError:
+                    with self.db.engine.begin() as conn:  # the key is there now
+                        results.extend(self._accept(conn, [item], now))
+            return results
+
+    def _accept(self, conn: Connection, batch: Sequence[Accept], now: datetime) -> list[Accepted]:
+        results: list[Accepted] = []
+        rows_m: list[dict[str, Any]] = []
+        rows_d: list[dict[str, Any]] = []
+        rows_o: list[dict[str, Any]] = []
+        rows_k: list[dict[str, Any]] = []
+        seen: dict[tuple[str, str], IdempotencyEntry] = {}
+        for item in batch:
+            key = item.idempotency
+            if key is not None:
+                earlier = seen.get((item.tenant, key.key)) or self._known_key(
+                    conn, item.tenant, key.key, now
+                )
+                if earlier is not None:
+                    same = earlier.request_hash == key.request_hash
+                    results.append(Accepted("replay" if same else "conflict", earlier))
+                    continue
+                seen[(item.tenant, key.key)] = key
+                rows_k.append(
+                    {
+                        "tenant": item.tenant,
+                        "key": key.key,
+                        "request_hash": key.request_hash,
+                        "status": key.status,
+                        "response": key.response,
+                        "message_id": key.message_id,
+                        "created_at": key.created_at,
+                    }
+                )
+            if item.message is not None:
+                rows_m.append(_message_row(item.message))
+            rows_d.append(_decision_row(item.decision))
+            rows_o.extend(_outbox_row(e) for e in item.outbox)
+            results.append(Accepted("written"))
+        for table, rows in (
+            (messages, rows_m),
+            (decisions, rows_d),
+            (outbox, rows_o),
+            (idempotency, rows_k),
+        ):
+            if rows:
+                conn.execute(insert(table), rows)
+        return results
+
+    def _known_key(
+        self, conn: Connection, tenant: str, key: str, now: datetime
+    ) -> IdempotencyEntry | None:
+        row = conn.execute(
+            select(idempotency).where(idempotency.c.tenant == tenant, idempotency.c.key == key)
+        ).one_or_none()
+        if row is None:
+            return None
+        if row.created_at <= now - IDEMPOTENCY_TTL:  # expired: the key may be used again
+            conn.execute(
+                delete(idempotency).where(idempotency.c.tenant == tenant, idempotency.c.key == key)
+            )
+            return None
+        return _key(row)
+
+    # -- reads -------------------------------------------------------------------------
+
+    def message(self, tenant: str, message_id: str) -> MessageRecord | None:
+        with self.db.engine.connect() as conn:
+            row = conn.execute(
+                select(messages).where(messages.c.tenant == tenant, messages.c.id == message_id)
+            ).one_or_none()
+        return _message(row) if row is not None else None
+
+    def decisions(self, tenant: str, query: DecisionQuery) -> list[DecisionRecord]:
+        c = decisions.c
+        where = [c.tenant == tenant]
+        if query.verdict is not None:
+            where.append(c.verdict == query.verdict)
+        if query.kind is not None:
+            where.append(c.kind == query.kind)
+        if query.rule is not None:
+            where.append(c.rules.contains(f",{query.rule},", autoescape=True))
+        if query.clause is not None:
+            where.append(c.clauses.contains(f",{query.clause},", autoescape=True))
+        if query.since is not None:
+            where.append(c.at >= query.since)
+        if query.until is not None:
+            where.append(c.at < query.until)
+        if query.after is not None:
+            at, ident = query.after
+            where.append(or_(c.at < at, and_(c.at == at, c.id < ident)))
+        stmt = select(decisions).where(*where).order_by(c.at.desc(), c.id.desc())
+        with self.db.engine.connect() as conn:
+            rows = conn.execute(stmt.limit(query.limit)).all()
+        return [_decision(r) for r in rows]
+
+    # -- the delivery worker -------------------------------------------------------------
+
+    def claim(self, now: datetime, limit: int, lease: timedelta) -> list[OutboxEntry]:
+        c = outbox.c
+        due = and_(c.state == "pending", c.next_attempt_at <= now)
+        stmt = select(outbox).where(due).order_by(c.next_attempt_at, c.id).limit(limit)
+        if self.postgres:
+            stmt = stmt.with_for_update(skip_locked=True)
+        claimed: list[OutboxEntry] = []
+        with self.db.engine.begin() as conn:
+            for row in conn.execute(stmt).all():
+                # conditional: on SQLite another process may have claimed it since the read
+                taken = conn.execute(
+                    update(outbox)
+                    .where(c.id == row.id, due)
+                    .values(attempts=c.attempts + 1, next_attempt_at=now + lease)
+                )
+                if taken.rowcount == 1:
+                    entry = _entry(row)
+                    claimed.append(
+                        OutboxEntry(
+                            id=entry.id,
+                            tenant=entry.tenant,
+                            message_id=entry.message_id,
+                            kind=entry.kind,
+                            payload=entry.payload,
+                            created_at=entry.created_at,
+                            next_attempt_at=now + lease,
+                            attempts=entry.attempts + 1,
+                            state=entry.state,
+                            last_error=entry.last_error,
+                        )
+                    )
+        return claimed
+
+    def settle(
+        self,
+        entry: OutboxEntry,
+        now: datetime,
+        state: Literal["done", "dead"],
+        error: str | None = None,
+        status: StatusUpdate | None = None,
+        enqueue: Sequence[OutboxEntry] = (),
+    ) -> None:
+        values: dict[str, Any] = {"state": state, "last_error": error, "next_attempt_at": now}
+        if state == "done":
+            values["payload"] = ""  # a delivered message's body is not kept
+        with self.db.engine.begin() as conn:
+            conn.execute(update(outbox).where(outbox.c.id == entry.id).values(**values))
+            if status is not None:
+                self._set_status(conn, entry.tenant, entry.message_id, status, now)
+            if enqueue:
+                conn.execute(insert(outbox), [_outbox_row(e) for e in enqueue])
+
+    def reschedule(self, entry: OutboxEntry, next_attempt_at: datetime, error: str) -> None:
+        with self.db.engine.begin() as conn:
+            conn.execute(
+                update(outbox)
+                .where(outbox.c.id == entry.id, outbox.c.state == "pending")
+                .values(next_attempt_at=next_attempt_at, last_error=error[:2000])
+            )
+
+    def update_status(
+        self, tenant: str, message_id: str, status: StatusUpdate, now: datetime
+    ) -> MessageRecord | None:
+        with self.db.engine.begin() as conn:
+            if not self._set_status(conn, tenant, message_id, status, now):
+                return None
+        return self.message(tenant, message_id)
+
+    @staticmethod
+    def _set_status(
+        conn: Connection, tenant: str, message_id: str, status: StatusUpdate, now: datetime
+    ) -> bool:
+        done = conn.execute(
+            update(messages)
+            .where(messages.c.tenant == tenant, messages.c.id == message_id)
+            .values(status=status[0], error_code=status[1], updated_at=now)
+        )
+        return bool(done.rowcount)
+
+    def pending(self) -> int:
+        with self.db.engine.connect() as conn:
+            count = conn.execute(
+                select(func.count()).select_from(outbox).where(outbox.c.state == "pending")
+            ).scalar_one()
+        return int(count)
+
+    def dead_letters(self, tenant: str, limit: int = 100) -> list[OutboxEntry]:
+        with self.db.engine.connect() as conn:
+            rows = conn.execute(
+                select(outbox)
+                .where(outbox.c.tenant == tenant, outbox.c.state == "dead")
+                .order_by(outbox.c.created_at, outbox.c.id)
+                .limit(limit)
+            ).all()
+        return [_entry(r) for r in rows]
+
+    def purge(self, now: datetime) -> int:
+        with self.db.engine.begin() as conn:
+            done = conn.execute(
+                delete(idempotency).where(idempotency.c.created_at <= now - IDEMPOTENCY_TTL)
+            )
+        return int(done.rowcount)

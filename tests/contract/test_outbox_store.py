@@ -1,0 +1,244 @@
+"""The message store contract (messages, decisions, outbox, idempotency keys),
+run against memory, SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from aupguard.outbox.model import (
+    Accept,
+    DecisionQuery,
+    DecisionRecord,
+    IdempotencyEntry,
+    MessageRecord,
+    OutboxEntry,
+    new_id,
+)
+from aupguard.outbox.sql import SqlMessageStore
+from aupguard.outbox.store import MemoryMessageStore, MessageStore
+from aupguard.store.db import Database
+from aupguard.store.migrate import upgrade
+from tests.services import postgres_database
+
+T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+LEASE = timedelta(seconds=30)
+
+
+@pytest.fixture(params=["memory", "sqlite", "postgresql"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[MessageStore]:
+    if request.param == "memory":
+        yield MemoryMessageStore()
+        return
+    if request.param == "sqlite":
+        db = Database(f"sqlite:///{tmp_path / 'outbox.sqlite'}")
+        upgrade(db)
+        yield SqlMessageStore(db)
+        db.dispose()
+        return
+    with postgres_database() as url:
+        db = Database(url)
+        upgrade(db)
+        yield SqlMessageStore(db)
+        db.dispose()
+
+
+def accept(
+    tenant: str = "acme",
+    *,
+    at: datetime = T0,
+    verdict: str = "allow",
+    rules: tuple[str, ...] = (),
+    clauses: tuple[str, ...] = (),
+    key: str | None = None,
+    digest: str = "h1",
+    deliver: bool = True,
+) -> Accept:
+    message_id = new_id("SM")
+    message = MessageRecord(
+        id=message_id,
+        tenant=tenant,
+        created_at=at,
+        updated_at=at,
+        status="queued" if verdict == "allow" else "blocked",
+        channel="sms",
+        sender="+12025550143",
+        recipient="+14155550123",
+        verdict=verdict,
+        rules=rules,
+        clauses=clauses,
+        status_callback="https://example.test/cb",
+    )
+    decision = DecisionRecord(
+        id=new_id("DC"),
+        tenant=tenant,
+        at=at,
+        kind="message",
+        verdict=verdict,
+        rules=rules,
+        clauses=clauses,
+        message_id=message_id,
+    )
+    outbox = (
+        (
+            OutboxEntry(
+                id=new_id("OB"),
+                tenant=tenant,
+                message_id=message_id,
+                kind="deliver",
+                payload={"to": "+14155550123", "body": "hi"},
+                created_at=at,
+                next_attempt_at=at,
+            ),
+        )
+        if deliver
+        else ()
+    )
+    idem = (
+        IdempotencyEntry(key, digest, 202, b'{"id":"' + message_id.encode() + b'"}', message_id, at)
+        if key
+        else None
+    )
+    return Accept(tenant, decision, message, outbox, idem)
+
+
+def test_an_accepted_message_reads_back_for_its_tenant_only(store: MessageStore) -> None:
+    item = accept()
+    assert [a.outcome for a in store.accept([item], T0)] == ["written"]
+    assert item.message is not None
+    assert store.message("acme", item.message.id) == item.message
+    assert store.message("globex", item.message.id) is None  # another tenant's id
+
+
+def test_a_batch_is_written_whole(store: MessageStore) -> None:
+    items = [accept(at=T0 + timedelta(seconds=i)) for i in range(50)]
+    assert all(a.outcome == "written" for a in store.accept(items, T0))
+    assert store.pending() == 50
+
+
+def test_idempotency_replays_the_same_body_and_refuses_another(store: MessageStore) -> None:
+    first = accept(key="k", digest="same")
+    store.accept([first], T0)
+    replay, conflict = store.accept(
+        [accept(key="k", digest="same"), accept(key="k", digest="other")], T0
+    )
+    assert replay.outcome == "replay"
+    assert replay.earlier is not None and first.message is not None
+    assert replay.earlier.message_id == first.message.id
+    assert replay.earlier.status == 202
+    assert conflict.outcome == "conflict"
+    assert store.pending() == 1  # nothing enqueued twice
+    # another tenant's key of the same name is its own
+    assert store.accept([accept("globex", key="k", digest="other")], T0)[0].outcome == "written"
+
+
+def test_the_same_key_twice_in_one_batch_is_written_once(store: MessageStore) -> None:
+    results = store.accept([accept(key="b", digest="x"), accept(key="b", digest="x")], T0)
+    assert [r.outcome for r in results] == ["written", "replay"]
+    assert store.pending() == 1
+
+
+def test_keys_expire_after_24_hours(store: MessageStore) -> None:
+    store.accept([accept(key="old", digest="a")], T0)
+    later = T0 + timedelta(hours=24, seconds=1)
+    assert store.accept([accept(key="old", digest="b", at=later)], later)[0].outcome == "written"
+    store.accept([accept(key="gone", digest="a")], T0)
+    assert store.purge(later) >= 1
+
+
+def test_decisions_filter_and_page_newest_first(store: MessageStore) -> None:
+    store.accept(
+        [
+            accept(at=T0, verdict="block", rules=("consent.opted_out",), clauses=("P28", "V4")),
+            accept(at=T0 + timedelta(minutes=1)),
+            accept(at=T0 + timedelta(minutes=2), verdict="block", rules=("a_b",), clauses=("P2",)),
+            accept("globex", at=T0, verdict="block", rules=("consent.opted_out",)),
+        ],
+        T0,
+    )
+    everything = store.decisions("acme", DecisionQuery())
+    assert [d.at for d in everything] == sorted((d.at for d in everything), reverse=True)
+    assert len(everything) == 3
+    blocked = store.decisions("acme", DecisionQuery(verdict="block"))
+    assert len(blocked) == 2
+    assert [d.rules for d in store.decisions("acme", DecisionQuery(rule="consent.opted_out"))] == [
+        ("consent.opted_out",)
+    ]
+    # "_" is not a wildcard: a_b matches itself only
+    assert len(store.decisions("acme", DecisionQuery(rule="a_b"))) == 1
+    assert len(store.decisions("acme", DecisionQuery(rule="aXb"))) == 0
+    assert len(store.decisions("acme", DecisionQuery(clause="V4"))) == 1
+    assert len(store.decisions("acme", DecisionQuery(clause="P2"))) == 1  # not P28
+    window = DecisionQuery(since=T0 + timedelta(seconds=30), until=T0 + timedelta(minutes=2))
+    assert len(store.decisions("acme", window)) == 1
+    first = store.decisions("acme", DecisionQuery(limit=2))
+    rest = store.decisions("acme", DecisionQuery(limit=2, after=(first[-1].at, first[-1].id)))
+    assert len(first) == 2 and len(rest) == 1
+    assert {d.id for d in first} | {d.id for d in rest} == {d.id for d in everything}
+
+
+def test_claim_leases_each_due_entry_to_one_worker(store: MessageStore) -> None:
+    store.accept([accept() for _ in range(3)], T0)
+    first = store.claim(T0, 2, LEASE)
+    second = store.claim(T0, 10, LEASE)
+    assert len(first) == 2 and len(second) == 1
+    assert {e.id for e in first}.isdisjoint({e.id for e in second})
+    assert all(e.attempts == 1 for e in first + second)
+    assert store.claim(T0 + timedelta(seconds=5), 10, LEASE) == []
+    # a lease that ran out (the worker died) makes the entry due again
+    again = store.claim(T0 + LEASE, 10, LEASE)
+    assert len(again) == 3
+    assert all(e.attempts == 2 for e in again)
+
+
+def test_settle_marks_done_updates_the_message_and_enqueues_follow_ups(
+    store: MessageStore,
+) -> None:
+    item = accept()
+    store.accept([item], T0)
+    (entry,) = store.claim(T0, 10, LEASE)
+    callback = OutboxEntry(
+        id=new_id("CB"),
+        tenant="acme",
+        message_id=entry.message_id,
+        kind="callback",
+        payload={"url": "https://example.test/cb", "params": {"MessageStatus": "sent"}},
+        created_at=T0,
+        next_attempt_at=T0,
+    )
+    store.settle(entry, T0, "done", None, ("sent", None), [callback])
+    message = store.message("acme", entry.message_id)
+    assert message is not None and message.status == "sent"
+    (follow,) = store.claim(T0, 10, LEASE)
+    assert follow.kind == "callback"
+    assert follow.payload["params"] == {"MessageStatus": "sent"}
+    assert store.pending() == 1
+
+
+def test_reschedule_and_dead_letters(store: MessageStore) -> None:
+    store.accept([accept()], T0)
+    (entry,) = store.claim(T0, 10, LEASE)
+    store.reschedule(entry, T0 + timedelta(seconds=4), "ConnectionError: down")
+    assert store.claim(T0 + timedelta(seconds=3), 10, LEASE) == []
+    (again,) = store.claim(T0 + timedelta(seconds=4), 10, LEASE)
+    assert again.last_error == "ConnectionError: down"
+    store.settle(again, T0, "dead", "gave up", ("failed", 30008))
+    assert store.pending() == 0
+    (dead,) = store.dead_letters("acme")
+    assert dead.last_error == "gave up"
+    assert dead.payload["body"] == "hi"  # kept for a replay by hand
+    assert store.dead_letters("globex") == []
+    message = store.message("acme", entry.message_id)
+    assert message is not None and (message.status, message.error_code) == ("failed", 30008)
+
+
+def test_a_delivery_receipt_updates_the_tenants_message_only(store: MessageStore) -> None:
+    item = accept()
+    store.accept([item], T0)
+    assert item.message is not None
+    assert store.update_status("globex", item.message.id, ("delivered", None), T0) is None
+    updated = store.update_status("acme", item.message.id, ("delivered", None), T0)
+    assert updated is not None and updated.status == "delivered"
