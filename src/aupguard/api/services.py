@@ -80,11 +80,12 @@ def build_services(
     *,
     engine: Engine | None = None,
     key_store: KeyStore | None = None,
-    sources: Sequence[StateSource] = (),
+    sources: Sequence[StateSource] | None = None,
 ) -> Services:
     """Services from settings: the SQL key store on `settings.database_url`, unless
     a key store is given (``database_url=""`` with no key store: all in memory).
-    `sources` are the screening pipeline's state sources (consent, standing...)."""
+    `sources` are the screening pipeline's state sources; by default the consent
+    ledger and do-not-call lists and the account's standing, on the same database."""
     database = Database(settings.database_url) if settings.database_url else None
     if key_store is None:
         if database is not None:
@@ -95,10 +96,26 @@ def build_services(
             key_store = MemoryKeyStore()
     pepper = settings.key_pepper.get_secret_value().encode() if settings.key_pepper else b""
     engine = engine or Engine.from_pack(settings.pack)
-    return Services(
+    services = Services(
         settings=settings,
         engine=engine,
-        screener=Screener(engine, sources=sources),
+        screener=Screener(engine, sources=sources or ()),
         keys=KeyManager(key_store, pepper, cache_seconds=settings.key_cache_seconds),
         database=database,
     )
+    if sources is None:
+        services.screener = Screener(engine, sources=default_sources(services))
+    return services
+
+
+def default_sources(services: Services) -> list[StateSource]:
+    """What the gateway reads before judging an event: consent and do-not-call (fail
+    closed, P28 P15) and the account's standing (fail closed, W11 V12)."""
+    from aupguard.api.routes.enforcement import enforcement
+    from aupguard.enforcement.sources import StandingSource
+    from aupguard.service.pipeline import consent_source
+
+    return [
+        consent_source(services.database),
+        StandingSource(services.component(enforcement)),
+    ]

@@ -22,11 +22,11 @@ from pydantic import (
     ValidationError,
     field_validator,
 )
-from pydantic.json_schema import SkipJsonSchema
 
 from aupguard.audit.chain import PLATFORM, AuditDraft
 from aupguard.enforcement.records import ONE_LINE, Report, Reporter, new_id
 from aupguard.enforcement.service import SYSTEM, Enforcement, EnforcementError
+from aupguard.engine.events import Timestamp
 
 __all__ = ["ReportInvalid", "ReportRequest", "file_report", "judge_reporter"]
 
@@ -56,20 +56,20 @@ class ReportRequest(BaseModel):
         },
     )
 
-    url: Url | SkipJsonSchema[None] = None
-    number: E164 | SkipJsonSchema[None] = Field(
+    url: Url | None = None
+    number: E164 | None = Field(
         default=None, description="E.164 (spaces, dashes, dots and brackets are dropped first)."
     )
-    workspace: Name | SkipJsonSchema[None] = None
-    account: Name | SkipJsonSchema[None] = None
+    workspace: Name | None = None
+    account: Name | None = None
     """The account reported, when the platform already knows it (else: the workspace, or
     the platform's own queue for a reviewer to attribute)."""
-    timestamp: datetime
+    timestamp: Timestamp
     description: str = Field(min_length=10, max_length=10_000, pattern=r"^[^\x00]*\S[^\x00]*$")
     contact: str = Field(
         min_length=3, max_length=320, pattern=r"^[^\x00-\x1f\x7f]*\S[^\x00-\x1f\x7f]*$"
     )
-    reporter_account: Name | SkipJsonSchema[None] = None
+    reporter_account: Name | None = None
 
     @field_validator("timestamp")
     @classmethod

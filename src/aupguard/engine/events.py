@@ -12,7 +12,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 
 class EventKind(StrEnum):
@@ -76,12 +76,23 @@ class Media(BaseModel):
     data: bytes | None = None
 
 
+def _time_not_number(value: object) -> object:
+    if isinstance(value, int | float):
+        raise ValueError("give the time as an RFC 3339 string (e.g. 2026-11-20T14:05:00Z)")
+    return value
+
+
+Timestamp = Annotated[datetime, BeforeValidator(_time_not_number)]
+"""A point in time as an RFC 3339 string or a datetime; a bare number is refused (is it
+seconds or milliseconds, and since when?), as the API documents."""
+
+
 class _Event(BaseModel):
     model_config = _FROZEN
 
     id: str | None = Field(default=None, max_length=128)
     account: str = Field(default="default", min_length=1, max_length=128)
-    at: datetime | None = None
+    at: Timestamp | None = None
     metadata: dict[str, str] = Field(default_factory=dict)
 
 

@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 import orjson
-from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
@@ -37,8 +37,10 @@ IDEMPOTENCY_KEY = re.compile(r"[\x21-\x7e]{1,255}")
 class MessageIn(OutboundMessage):
     """An outbound message, and where to report its delivery status."""
 
-    status_callback: AnyHttpUrl | None = Field(
+    status_callback: str | None = Field(
         default=None,
+        max_length=2048,
+        pattern=r"^[Hh][Tt][Tt][Pp][Ss]?://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[!-~]*)?$",
         description="URL that receives Twilio-style status callbacks (form POST, signed "
         "with X-Aupguard-Signature).",
     )
