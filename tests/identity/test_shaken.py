@@ -13,7 +13,7 @@ import jwt
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from aupguard.identity.certs import CertificateCache, Revocations, TrustStore
@@ -430,6 +430,8 @@ def test_fuzz_mutated_headers_never_pass(
     else:
         ch = data.draw(st.characters(codec="ascii").filter(lambda c: c != header[at]))
         mutated = header[:at] + ch + header[at + (op == "replace") :]
+    # whitespace around the header value is not part of the token (parsers strip it)
+    assume(mutated.strip() != header.strip())
     result = fuzz_verifier.verify(mutated, now=NOW)
     assert not result.passed, mutated
     assert result.reason is not None
