@@ -430,7 +430,8 @@ def test_fuzz_mutated_headers_never_pass(
     else:
         ch = data.draw(st.characters(codec="ascii").filter(lambda c: c != header[at]))
         mutated = header[:at] + ch + header[at + (op == "replace") :]
-    assume(mutated.strip() != header)  # whitespace before the header is no mutation of it
+    # whitespace around the header value is not part of the token (parsers strip it)
+    assume(mutated.strip() != header.strip())
     result = fuzz_verifier.verify(mutated, now=NOW)
     assert not result.passed, mutated
     assert result.reason is not None

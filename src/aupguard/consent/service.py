@@ -80,7 +80,7 @@ def record_inbound(
     history = ledger.history(event.account, recipient)
     before = fold(history, now, scopes, event.channel.value)
     if intent.kind in (IntentKind.NONE, IntentKind.HELP):
-        answer = spec.replies.help.format(brand=brand or number) if intent.acted else None
+        answer = _fill(spec.replies.help, brand or number) if intent.acted else None
         return InboundOutcome(
             intent, before, before, None, answer, None, _reply_by(answer, now, spec)
         )
@@ -103,13 +103,18 @@ def record_inbound(
     reply: str | None = None
     if changed:
         template = spec.replies.opt_out if opt_out else spec.replies.opt_in
-        reply = template.format(brand=brand or number)
+        reply = _fill(template, brand or number)
     honour_by = (
         business_days_after(now, spec.honour_within_business_days, holidays) if opt_out else None
     )
     return InboundOutcome(
         intent, before, after, written, reply, honour_by, _reply_by(reply, now, spec)
     )
+
+
+def _fill(template: str, brand: str) -> str:
+    """The reply text: only ``{brand}`` is a placeholder (other braces stay as written)."""
+    return template.replace("{brand}", brand)
 
 
 def _reply_by(reply: str | None, now: datetime, spec: ConsentKeywords) -> datetime | None:
