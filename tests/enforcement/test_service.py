@@ -11,7 +11,7 @@ from aupguard import Engine, OutboundMessage
 from aupguard.actors import Actor, Forbidden, Role
 from aupguard.audit import MemoryAuditLog, verify_log
 from aupguard.audit.keys import Signer
-from aupguard.enforcement.records import Candidate, OutboxMessage
+from aupguard.enforcement.records import Candidate, Case, OutboxMessage
 from aupguard.enforcement.service import Enforcement, EnforcementError
 from aupguard.enforcement.sources import CandidateStep, StandingSource
 from aupguard.enforcement.store import MemoryRecordStore
@@ -214,3 +214,35 @@ def test_case_sla_clocks_and_overdue_listing(svc: Enforcement, clock: Clock) -> 
         svc.overdue(KIM, T0)
     with pytest.raises(EnforcementError, match="case type"):
         svc.open_case(ANN, "acme", "gossip", "x")
+
+
+def queued(
+    svc: Enforcement, at: datetime, rule: str = "fraud.prize", severity: str = "medium"
+) -> None:
+    svc.store.put(
+        [
+            Candidate(
+                tenant="acme",
+                id=f"cand-{at.timestamp()}",
+                created=at,
+                updated=at,
+                event=None,
+                at=at,
+                verdict="hold",
+                rules=((rule, severity, ("W7",)),),
+            )
+        ]
+    )
+
+
+def test_medium_hits_open_a_case_at_the_threshold_within_the_window(svc: Enforcement) -> None:
+    for hours in (0, 30, 40):  # the first one falls out of the 24 h window
+        queued(svc, T0 + timedelta(hours=hours))
+        svc.drain(T0 + timedelta(hours=hours))
+    assert svc.store.find(Case, "acme") == []
+    queued(svc, T0 + timedelta(hours=41))
+    assert "opened" in svc.drain(T0 + timedelta(hours=41))[0]  # 30, 40, 41: three in 24 h
+    queued(svc, T0 + timedelta(hours=42))
+    assert "added to" in svc.drain(T0 + timedelta(hours=42))[0]
+    (case,) = svc.store.find(Case, "acme")
+    assert case.hits == 2

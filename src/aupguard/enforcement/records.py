@@ -39,6 +39,7 @@ __all__ = [
     "ScrubJob",
     "Standing",
     "Strike",
+    "Tally",
     "new_id",
 ]
 
@@ -369,6 +370,15 @@ class ScrubJob(Doc):
     record: dict[str, Any] | None = None
     signature: str | None = None
     key_id: str | None = None
+
+
+class Tally(Doc):
+    """Recent hits of one rule for an account (its id is the rule): what decides when
+    hits are enough to open a case."""
+
+    KIND: ClassVar[str] = "tally"
+
+    times: tuple[datetime, ...] = ()
 
 
 class Candidate(Doc):

@@ -34,6 +34,7 @@ from aupguard.enforcement.records import (
     Report,
     Standing,
     Strike,
+    Tally,
     new_id,
 )
 from aupguard.enforcement.store import RecordStore
@@ -771,6 +772,7 @@ class Enforcement:
 
         immediate: dict[str, list[HitInfo]] = {}
         families: dict[str, list[HitInfo]] = {}
+        tallies = {rule: self._tally(tenant, rule, when) for rule, _, _ in candidate.rules}
         for rule, severity, clauses in candidate.rules:
             hit = HitInfo(rule, severity, clauses)
             spec_ = self.ladder.immediate_for(rule)
@@ -788,7 +790,7 @@ class Enforcement:
                 ]
                 reached = any(
                     h.severity in self.ladder.cases.open_at
-                    and self._tally(tenant, h.rule, when) >= self.ladder.cases.open_at[h.severity]
+                    and len(tallies[h.rule].times) >= self.ladder.cases.open_at[h.severity]
                     for h in hits
                 )
                 if existing or reached:
@@ -856,7 +858,7 @@ class Enforcement:
             done.append(f"{spec.action} ({name}) {action.id} in {case.id}")
         finished = candidate.model_copy(update={"status": "done", "updated": when})
         self.store.put(
-            [finished],
+            [finished, *tallies.values()],
             [
                 AuditDraft(
                     tenant,
@@ -874,13 +876,17 @@ class Enforcement:
         )
         return done
 
-    def _tally(self, tenant: str, rule: str, now: datetime) -> int:
-        """Hits of `rule` for the account within the case window (this one included)."""
+    def _tally(self, tenant: str, rule: str, now: datetime) -> Tally:
+        """The account's hits of `rule` within the case window, this one included."""
         since = now - timedelta(hours=self.ladder.cases.window_hours)
-        return 1 + sum(
-            1
-            for c in self.store.find(Candidate, tenant, status="done")
-            if c.at > since and any(r == rule for r, _, _ in c.rules)
+        found = self.store.get(Tally, tenant, rule)
+        times = tuple(t for t in (found.times if found else ()) if t > since)
+        return Tally(
+            tenant=tenant,
+            id=rule,
+            created=found.created if found else now,
+            updated=now,
+            times=(*times, now),
         )
 
     def drain(self, now: datetime | None = None, limit: int = 10_000) -> list[str]:
