@@ -13,6 +13,7 @@ from aupguard.outbox.config import DeliverySettings
 from tests.api.conftest import AsgiClient, Keys
 from tests.api.test_http import PHISH
 from tests.api.test_messages import MESSAGE, send
+from tests.services import REDIS_URL
 
 
 def samples(client: AsgiClient) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
@@ -86,3 +87,14 @@ def test_shutdown_commits_what_is_queued(services: Services, keys: Keys) -> None
 
     assert asyncio.run(run()) == [202] * 20
     assert services.component(gateway_for).store.pending() == 20
+
+
+def test_readyz_checks_redis_when_configured(services: Services, client: AsgiClient) -> None:
+    services.settings = services.settings.model_copy(update={"redis_url": REDIS_URL})
+    ready = client.get("/readyz")
+    assert ready.status_code == 200
+    assert ready.json()["checks"]["redis"] == "ok"
+    services.settings = services.settings.model_copy(update={"redis_url": "redis://127.0.0.1:1/0"})
+    down = client.get("/readyz")
+    assert down.status_code == 503
+    assert "redis: unreachable" in down.json()["error"]["message"]

@@ -66,7 +66,7 @@ class Served:
     def base(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self) -> None:
+    def start(self, probe: str = "/readyz") -> None:
         self.process = subprocess.Popen(
             [str(Path(sys.executable).parent / "aupguard"), "serve", "--port", str(self.port)],
             env=self.env,
@@ -76,7 +76,7 @@ class Served:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             try:
-                if httpx.get(f"{self.base}/readyz", timeout=1).status_code == 200:
+                if httpx.get(f"{self.base}{probe}", timeout=1).status_code == 200:
                     return
             except httpx.HTTPError:
                 pass
@@ -222,3 +222,45 @@ def test_sigkill_under_load_loses_nothing_and_delivers_nothing_refused(
     assert consumed == accepted  # every 2xx delivered; nothing else
     assert len(consumed) == len(accepted)
     assert not consumed & refused
+
+
+def test_a_downstream_outage_queues_messages_and_they_drain_when_it_returns(
+    tmp_path: Path,
+) -> None:
+    """A real server whose HTTP downstream is down: sends are accepted and wait in the
+    outbox (the queue depth shows them); when the downstream comes up they all arrive."""
+    from tests.outbox.downstream import Received, Server, downstream_app
+
+    url = f"sqlite:///{tmp_path / 'outage.sqlite'}"
+    services = build_services(Settings(database_url=url, key_pepper=PEPPER))
+    assert services.database is not None
+    upgrade(services.database)
+    key = services.keys.issue(OPERATOR, "acme", ["send"], "outage").secret
+    services.close()
+    received = Received()
+    down = Server(downstream_app(received), free_port())
+    server = Served(url, f"{down.url}/2010-04-01/Accounts/AC1/Messages.json", tmp_path)
+    server.env.update({"AUPGUARD_DELIVERY_BACKOFF": "0.2", "AUPGUARD_DELIVERY_BACKOFF_MAX": "1"})
+    try:
+        server.start(probe="/healthz")  # not ready: its downstream is down
+        assert httpx.get(f"{server.base}/readyz", timeout=10).status_code == 503
+        headers = {"Authorization": f"Bearer {key}"}
+        ids = []
+        for i in range(20):
+            body = {"from": "+12025550143", "to": "+14155550123", "body": f"hello {i}"}
+            r = httpx.post(f"{server.base}/v1/messages", json=body, headers=headers, timeout=10)
+            assert r.status_code == 202
+            ids.append(r.json()["id"])
+        time.sleep(1.0)  # a few failed attempts
+        metrics = httpx.get(f"{server.base}/metrics", timeout=10).text
+        assert "aupguard_outbox_pending 20.0" in metrics
+        assert "aupguard_delivery_failures_total" in metrics
+        down.start()  # the downstream is back
+        deadline = time.monotonic() + 60
+        while received.unique < set(ids) and time.monotonic() < deadline:
+            time.sleep(0.2)
+    finally:
+        server.stop()
+        down.stop()
+    assert received.unique == set(ids)
+    assert {m["Body"] for m in received.messages} == {f"hello {i}" for i in range(20)}

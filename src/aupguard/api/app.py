@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 
@@ -73,6 +74,11 @@ def create_app(
         from aupguard.api import delivery
 
         delivery.start(services)
+        # the engine, pack and caches built so far live as long as the process: keep
+        # them out of the collector's generations, so a full collection does not walk
+        # them in the middle of a request (p99)
+        gc.collect()
+        gc.freeze()
         yield
         # uvicorn stops taking requests first; then: commit what is queued, finish the
         # deliveries under way (graceful shutdown), close the database
