@@ -52,7 +52,11 @@ class ReportRequest(BaseModel):
         extra="forbid",
         frozen=True,
         json_schema_extra={
-            "anyOf": [{"required": ["url"]}, {"required": ["number"]}, {"required": ["workspace"]}]
+            # at least one of them given, and not null
+            "anyOf": [
+                {"required": [name], "properties": {name: {"type": "string"}}}
+                for name in ("url", "number", "workspace")
+            ]
         },
     )
 
