@@ -7,9 +7,13 @@ starts the services first (scripts/services.sh), and a missing service fails.
 from __future__ import annotations
 
 import os
+import shutil
+import socket
+import sys
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import psycopg
 import redis
@@ -57,3 +61,16 @@ class FakeClock:
 
     def advance(self, seconds: float) -> None:
         self.now += seconds
+
+
+def aupguard_command() -> list[str]:
+    """The installed `aupguard` command of this interpreter's environment."""
+    found = shutil.which("aupguard", path=str(Path(sys.executable).parent))
+    return [found] if found else [sys.executable, "-m", "aupguard.cli"]
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])

@@ -5,28 +5,16 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
-import socket
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import httpx
 
+from tests.services import aupguard_command, free_port
+
 PHISH = "Your parcel is held, pay the fee at hxxp://dhl-track[.]top/pay"
-
-
-def _aupguard() -> list[str]:
-    found = shutil.which("aupguard", path=str(Path(sys.executable).parent))
-    return [found] if found else [sys.executable, "-m", "aupguard.cli"]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def test_serve_with_two_workers(tmp_path: Path) -> None:
@@ -36,7 +24,7 @@ def test_serve_with_two_workers(tmp_path: Path) -> None:
         "AUPGUARD_KEY_PEPPER": "test-pepper",
     }
     made = subprocess.run(
-        [*_aupguard(), "keys", "create", "--tenant", "acme", "-s", "send", "--json"],
+        [*aupguard_command(), "keys", "create", "--tenant", "acme", "-s", "send", "--json"],
         env=env,
         capture_output=True,
         text=True,
@@ -44,10 +32,10 @@ def test_serve_with_two_workers(tmp_path: Path) -> None:
         check=True,
     )
     key = json.loads(made.stdout)["secret"]
-    port = _free_port()
+    port = free_port()
     log = (tmp_path / "server.log").open("wb")
     server = subprocess.Popen(
-        [*_aupguard(), "serve", "--workers", "2", "--port", str(port)],
+        [*aupguard_command(), "serve", "--workers", "2", "--port", str(port)],
         env=env,
         stdout=log,
         stderr=subprocess.STDOUT,
@@ -96,7 +84,7 @@ def test_serve_with_two_workers(tmp_path: Path) -> None:
 
 def test_serve_refuses_a_broken_pack_with_exit_2(tmp_path: Path) -> None:
     result = subprocess.run(
-        [*_aupguard(), "serve", "--pack", str(tmp_path / "missing.yaml"), "--port", "0"],
+        [*aupguard_command(), "serve", "--pack", str(tmp_path / "missing.yaml"), "--port", "0"],
         env={**os.environ, "AUPGUARD_DATABASE_URL": f"sqlite:///{tmp_path / 'x.sqlite'}"},
         capture_output=True,
         text=True,

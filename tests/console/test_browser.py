@@ -11,10 +11,7 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import socket
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
@@ -28,6 +25,7 @@ from playwright.sync_api import Browser, Dialog, Page, sync_playwright
 
 from aupguard.console.store_sql import SqlUserStore
 from aupguard.store.db import Database
+from tests.services import aupguard_command, free_port
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -45,17 +43,6 @@ XSS_SCRIPT = "<script>window.__pwned = 1; alert('pwned')</script> claim your pri
 XSS_ATTRIBUTE = '"onmouseover="window.__pwned = 2" autofocus onfocus="window.__pwned = 3" x="'
 
 
-def _aupguard() -> list[str]:
-    found = shutil.which("aupguard", path=str(Path(sys.executable).parent))
-    return [found] if found else [sys.executable, "-m", "aupguard.cli"]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @dataclass
 class Server:
     base: str
@@ -65,7 +52,7 @@ class Server:
 
     def user(self, name: str, *args: str) -> dict[str, str]:
         made = subprocess.run(
-            [*_aupguard(), "console", "user-create", name, *args, "--json"],
+            [*aupguard_command(), "console", "user-create", name, *args, "--json"],
             env={**self.env, "AUPGUARD_CONSOLE_PASSWORD": PASSWORD},
             capture_output=True,
             text=True,
@@ -85,10 +72,10 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     env = {**os.environ, "AUPGUARD_DATABASE_URL": url}
     shots = Path(os.environ.get("AUPGUARD_SCREENSHOTS") or tmp / "screenshots")
     shots.mkdir(parents=True, exist_ok=True)
-    port = _free_port()
+    port = free_port()
     log = (tmp / "server.log").open("wb")
     process = subprocess.Popen(
-        [*_aupguard(), "serve", "--port", str(port), "--no-access-log"],
+        [*aupguard_command(), "serve", "--port", str(port), "--no-access-log"],
         env=env,
         stdout=log,
         stderr=subprocess.STDOUT,

@@ -4,7 +4,6 @@ received and, like a real consumer, acts once per message id."""
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -19,6 +18,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from tests.services import free_port
+
 
 @dataclass
 class Received:
@@ -32,12 +33,6 @@ class Received:
     @property
     def unique(self) -> set[str]:
         return set(self.ids)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def downstream_app(received: Received) -> Starlette:

@@ -28,8 +28,7 @@ from aupguard.actors import Actor, Role
 from aupguard.api import build_services
 from aupguard.config import Settings
 from aupguard.store.migrate import upgrade
-from tests.outbox.downstream import free_port
-from tests.services import postgres_database
+from tests.services import free_port, postgres_database
 
 NATS = "nats://127.0.0.1:4222"
 PEPPER = "crash-test-pepper"
