@@ -8,6 +8,7 @@ never reads a clock of its own.
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Literal
@@ -76,15 +77,19 @@ class Media(BaseModel):
     data: bytes | None = None
 
 
-def _time_not_number(value: object) -> object:
-    if isinstance(value, int | float):
-        raise ValueError("give the time as an RFC 3339 string (e.g. 2026-11-20T14:05:00Z)")
+_RFC3339 = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})")
+
+
+def _rfc3339(value: object) -> object:
+    if isinstance(value, int | float) or (isinstance(value, str) and not _RFC3339.fullmatch(value)):
+        raise ValueError("give the time as RFC 3339 with its offset (e.g. 2026-11-20T14:05:00Z)")
     return value
 
 
-Timestamp = Annotated[datetime, BeforeValidator(_time_not_number)]
-"""A point in time as an RFC 3339 string or a datetime; a bare number is refused (is it
-seconds or milliseconds, and since when?), as the API documents."""
+Timestamp = Annotated[datetime, BeforeValidator(_rfc3339)]
+"""A point in time: a datetime, or an RFC 3339 string with its UTC offset, as the API
+documents. Bare numbers ("is it seconds or milliseconds?"), dates without a time and
+times without an offset are refused rather than guessed at."""
 
 
 class _Event(BaseModel):
