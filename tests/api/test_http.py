@@ -96,6 +96,30 @@ def test_screen_needs_the_send_scope(client: AsgiClient, keys: Keys, who: str) -
 # -- bad input --------------------------------------------------------------------------
 
 
+def test_text_with_a_nul_character_is_422_and_nothing_is_recorded(
+    client: AsgiClient, keys: Keys
+) -> None:
+    body = b'{"from": "+12025550143", "to": "+1415\\u00005550123", "body": "hi"}'
+    for path in ("/v1/screen", "/v1/messages"):
+        r = client.post(
+            path,
+            content=body,
+            headers={**keys.header(keys.acme_send), "Content-Type": "application/json"},
+        )
+        assert r.status_code == 422, path
+        assert error_of(r)["code"] == "nul_character"
+    listed = client.get("/v1/decisions", headers=keys.header(keys.acme_read))
+    assert listed.status_code == 200
+    assert "u0000" not in listed.text
+    escaped = b'{"from": "+12025550143", "to": "+14155550123", "body": "a \\\\u0000 b"}'
+    ok = client.post(
+        "/v1/screen",
+        content=escaped,
+        headers={**keys.header(keys.acme_send), "Content-Type": "application/json"},
+    )
+    assert ok.status_code == 200  # a backslash followed by u0000 is text, not NUL
+
+
 def test_malformed_json_is_400(client: AsgiClient, keys: Keys) -> None:
     r = client.post(
         "/v1/screen",

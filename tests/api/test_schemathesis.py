@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from schemathesis import GenerationMode
 from schemathesis.openapi import from_asgi
@@ -22,6 +22,7 @@ from schemathesis.specs.openapi.checks import positive_data_acceptance
 from aupguard.api import build_services, create_app
 from aupguard.api.openapi import build_openapi
 from aupguard.api.routes import ROUTERS
+from aupguard.api.routing import holds_nul
 from aupguard.config import Settings
 from aupguard.engine.facade import Engine
 from aupguard.store.migrate import upgrade
@@ -75,6 +76,10 @@ def test_api_conforms_to_its_document(fuzzed: tuple[Any, str], method: str, path
     @given(case=cases)
     @settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
     def check(case: Any) -> None:
+        # U+0000 is refused with 422 nul_character before validation (PostgreSQL cannot
+        # store it; tests/api/test_http.py covers that); the document cannot say so for
+        # every field, so generated requests holding it are left out here.
+        assume(not holds_nul([case.body, case.query, case.path_parameters, case.headers]))
         case.call_and_validate(excluded_checks=excluded)
 
     check()

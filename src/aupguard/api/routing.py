@@ -382,6 +382,8 @@ def _endpoint(op: Operation) -> Callable[[Request], Awaitable[Response]]:
             elif op.auth:
                 actor = await authenticate(request, services)
                 state["actor"] = actor.id
+            if holds_nul([request.path_params, request.query_params.multi_items()]):
+                raise _nul()
             if request.scope["query_string"] or op.query:
                 check_query(request, op)
             body = None
@@ -393,8 +395,13 @@ def _endpoint(op: Operation) -> Callable[[Request], Awaitable[Response]]:
                     )
                 try:
                     if op.form:
-                        body = adapter.validate_python(parse_form(raw, op.form_lists))
+                        fields = parse_form(raw, op.form_lists)
+                        if holds_nul(fields):
+                            raise _nul()
+                        body = adapter.validate_python(fields)
                     else:
+                        if b"u0000" in raw and _json_holds_nul(raw):
+                            raise _nul()
                         body = adapter.validate_json(raw)
                 except ValidationError as exc:
                     raise validation_error(exc) from None
@@ -412,3 +419,28 @@ def _endpoint(op: Operation) -> Callable[[Request], Awaitable[Response]]:
 
     endpoint.__name__ = op.name
     return endpoint
+
+
+def _nul() -> ApiError:
+    return ApiError(
+        422, "nul_character", "Text in the request may not contain the NUL character (U+0000)."
+    )
+
+
+def _json_holds_nul(raw: bytes) -> bool:
+    try:
+        return holds_nul(orjson.loads(raw))
+    except orjson.JSONDecodeError:
+        return False  # malformed: validation says so
+
+
+def holds_nul(value: Any) -> bool:
+    """Whether a parsed value holds U+0000 in any key or string. PostgreSQL cannot
+    store it, so requests holding it are refused before anything is written."""
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(holds_nul(k) or holds_nul(v) for k, v in value.items())
+    if isinstance(value, list | tuple):
+        return any(holds_nul(v) for v in value)
+    return False
