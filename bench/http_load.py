@@ -8,6 +8,7 @@ import os
 import re
 import shutil
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -145,3 +146,43 @@ def wrk(
     for key in ("p50_ms", "p90_ms", "p99_ms", "mean_ms"):
         result[key] = round(result[key], 3)
     return result
+
+
+def alternate_with_echo(
+    base: str,
+    path: str,
+    bodies: Sequence[bytes],
+    echo: bytes,
+    headers: dict[str, str],
+    seconds: int,
+    rounds: int,
+    connections: int,
+    workers: int,
+) -> dict[str, list[dict[str, float]]]:
+    """One checked request to `path` (fails loudly if the key is refused), a warm-up
+    of every worker, then `rounds` alternating wrk runs of POST /bench/echo (body
+    `echo`) and `path`.
+    Returns the samples keyed "echo" and the last segment of `path`."""
+    request = urllib.request.Request(
+        f"{base}{path}", data=bodies[0], headers={**headers, "Content-Type": "application/json"}
+    )
+    urllib.request.urlopen(request, timeout=5).close()
+    for _ in range(workers * 2):
+        wrk(f"{base}{path}", bodies, 1, connections, headers=headers)
+    name = path.rsplit("/", 1)[1]
+    runs: dict[str, list[dict[str, float]]] = {"echo": [], name: []}
+    for _ in range(rounds):
+        runs["echo"].append(wrk(f"{base}/bench/echo", [echo], seconds, connections))
+        runs[name].append(wrk(f"{base}{path}", bodies, seconds, connections, headers=headers))
+    return runs
+
+
+def medians(samples: Sequence[dict[str, float]]) -> dict[str, float]:
+    """Median rate and latencies of wrk samples, and their summed errors and non-2xx."""
+    return {
+        "per_second": round(statistics.median(s["per_second"] for s in samples)),
+        "p50_ms": round(statistics.median(s["p50_ms"] for s in samples), 3),
+        "p99_ms": round(statistics.median(s["p99_ms"] for s in samples), 3),
+        "errors": sum(int(s["errors"]) for s in samples),
+        "non2xx": sum(int(s["non2xx"]) for s in samples),
+    }

@@ -17,9 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import tempfile
-import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -31,7 +29,14 @@ from aupguard.api.keys_sql import SqlKeyStore
 from aupguard.store.db import Database
 from aupguard.store.migrate import upgrade
 from bench.common import report, sms_bodies
-from bench.http_load import free_port, start_uvicorn, stop, wait_until_up, wrk
+from bench.http_load import (
+    alternate_with_echo,
+    free_port,
+    medians,
+    start_uvicorn,
+    stop,
+    wait_until_up,
+)
 
 TARGETS = {"per_second": 3000, "p99_ms": 15.0}
 
@@ -58,7 +63,6 @@ def database(kind: str, tmp: Path) -> Iterator[str]:
 
 
 def run(kind: str, args: argparse.Namespace, bodies: list[bytes]) -> dict[str, Any]:
-    echo = [bodies[0]]
     with tempfile.TemporaryDirectory() as tmpdir, database(kind, Path(tmpdir)) as url:
         tmp = Path(tmpdir)
         db = Database(url)
@@ -78,34 +82,23 @@ def run(kind: str, args: argparse.Namespace, bodies: list[bytes]) -> dict[str, A
         auth = {"Authorization": f"Bearer {key}"}
         try:
             wait_until_up(f"{base}/healthz", proc=proc)
-            request = urllib.request.Request(
-                f"{base}/v1/messages",
-                data=bodies[0],
-                headers={**auth, "Content-Type": "application/json"},
+            runs = alternate_with_echo(
+                base,
+                "/v1/messages",
+                bodies,
+                bodies[0],
+                auth,
+                args.seconds,
+                args.rounds,
+                args.connections,
+                args.workers,
             )
-            urllib.request.urlopen(request, timeout=5).close()
-            for _ in range(args.workers * 2):
-                wrk(f"{base}/v1/messages", bodies, 1, args.connections, headers=auth)
-            runs: dict[str, list[dict[str, float]]] = {"echo": [], "messages": []}
-            for _ in range(args.rounds):
-                runs["echo"].append(wrk(f"{base}/bench/echo", echo, args.seconds, args.connections))
-                runs["messages"].append(
-                    wrk(f"{base}/v1/messages", bodies, args.seconds, args.connections, headers=auth)
-                )
         finally:
             stop(proc)
         with db.engine.connect() as conn:
             recorded = conn.exec_driver_sql("SELECT count(*) FROM gateway_decisions").scalar_one()
         db.dispose()
-    results: dict[str, dict[str, float]] = {}
-    for name, samples in runs.items():
-        results[name] = {
-            "per_second": round(statistics.median(s["per_second"] for s in samples)),
-            "p50_ms": round(statistics.median(s["p50_ms"] for s in samples), 3),
-            "p99_ms": round(statistics.median(s["p99_ms"] for s in samples), 3),
-            "errors": sum(int(s["errors"]) for s in samples),
-            "non2xx": sum(int(s["non2xx"]) for s in samples),
-        }
+    results = {name: medians(samples) for name, samples in runs.items()}
     row = results["messages"]
     return {
         "results": results,

@@ -15,9 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import tempfile
-import urllib.request
 from pathlib import Path
 
 from aupguard.actors import Actor, Role
@@ -26,7 +24,14 @@ from aupguard.api.keys_sql import SqlKeyStore
 from aupguard.store.db import Database
 from aupguard.store.migrate import upgrade
 from bench.common import report, sms_bodies
-from bench.http_load import free_port, start_uvicorn, stop, wait_until_up, wrk
+from bench.http_load import (
+    alternate_with_echo,
+    free_port,
+    medians,
+    start_uvicorn,
+    stop,
+    wait_until_up,
+)
 
 TARGETS = {"per_second": 5000, "p50_ms": 2.0, "p99_ms": 10.0, "ratio": 0.5}
 
@@ -43,9 +48,9 @@ def main() -> None:
         json.dumps({"from": "+12025550143", "to": "+14155550123", "body": text}).encode()
         for text in sms_bodies(2000)
     ]
-    echo = [
-        json.dumps({"from": "+12025550143", "to": "+14155550123", "body": "see you at 7"}).encode()
-    ]
+    echo = json.dumps(
+        {"from": "+12025550143", "to": "+14155550123", "body": "see you at 7"}
+    ).encode()
     with tempfile.TemporaryDirectory() as tmp:
         url = f"sqlite:///{Path(tmp) / 'bench.sqlite'}"
         db = Database(url)
@@ -65,31 +70,25 @@ def main() -> None:
         auth = {"Authorization": f"Bearer {key}"}
         try:
             wait_until_up(f"{base}/healthz", proc=proc)
-            request = urllib.request.Request(
-                f"{base}/v1/screen",
-                data=screen[0],
-                headers={**auth, "Content-Type": "application/json"},
+            runs = alternate_with_echo(
+                base,
+                "/v1/screen",
+                screen,
+                echo,
+                auth,
+                args.seconds,
+                args.rounds,
+                args.connections,
+                args.workers,
             )
-            urllib.request.urlopen(request, timeout=5).close()  # fails loudly if the key is refused
-            for _ in range(args.workers * 2):  # warm every worker
-                wrk(f"{base}/v1/screen", screen, 1, args.connections, headers=auth)
-            runs: dict[str, list[dict[str, float]]] = {"echo": [], "screen": []}
-            for _ in range(args.rounds):
-                runs["echo"].append(wrk(f"{base}/bench/echo", echo, args.seconds, args.connections))
-                runs["screen"].append(
-                    wrk(f"{base}/v1/screen", screen, args.seconds, args.connections, headers=auth)
-                )
         finally:
             stop(proc)
         log_lines = log.read_text("utf-8", errors="replace").splitlines()
     results: dict[str, dict[str, float]] = {}
     for name, samples in runs.items():
-        results[name] = {
-            "per_second": round(statistics.median(s["per_second"] for s in samples)),
-            "p50_ms": round(statistics.median(s["p50_ms"] for s in samples), 3),
-            "p99_ms": round(statistics.median(s["p99_ms"] for s in samples), 3),
-            "errors": sum(int(s["errors"]) + int(s["non2xx"]) for s in samples),
-        }
+        row = medians(samples)
+        row["errors"] += row.pop("non2xx")  # this report counts both as errors
+        results[name] = row
     ratio = round(results["screen"]["per_second"] / results["echo"]["per_second"], 2)
     screen_row = results["screen"]
     report(
