@@ -14,8 +14,9 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import fields
 from datetime import datetime, timedelta
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import orjson
 
@@ -141,114 +142,49 @@ def _unlist(text: str) -> tuple[str, ...]:
     return tuple(p for p in text.split(",") if p)
 
 
+R = TypeVar("R")
+
+
+def _row(record: Any, **encoded: Any) -> dict[str, Any]:
+    """The columns of a record (a dataclass whose fields are the table's columns), with
+    the fields stored in another form given in `encoded`."""
+    return {f.name: getattr(record, f.name) for f in fields(record)} | encoded
+
+
+def _record(cls: type[R], row: Any, **decoded: Any) -> R:
+    """A record from a row of its table, with the fields stored in another form given in
+    `decoded`."""
+    return cls(**({f.name: getattr(row, f.name) for f in fields(cls)} | decoded))  # type: ignore[arg-type]
+
+
 def _message_row(m: MessageRecord) -> dict[str, Any]:
-    return {
-        "id": m.id,
-        "tenant": m.tenant,
-        "created_at": m.created_at,
-        "updated_at": m.updated_at,
-        "status": m.status,
-        "channel": m.channel,
-        "sender": m.sender,
-        "recipient": m.recipient,
-        "verdict": m.verdict,
-        "code": m.code,
-        "error_code": m.error_code,
-        "rules": _list(m.rules),
-        "clauses": _list(m.clauses),
-        "body_sha256": m.body_sha256,
-        "num_media": m.num_media,
-        "status_callback": m.status_callback,
-        "api": m.api,
-        "account_sid": m.account_sid,
-    }
+    return _row(m, rules=_list(m.rules), clauses=_list(m.clauses))
 
 
 def _message(row: Any) -> MessageRecord:
-    return MessageRecord(
-        id=row.id,
-        tenant=row.tenant,
-        created_at=row.created_at,
-        updated_at=row.updated_at,
-        status=row.status,
-        channel=row.channel,
-        sender=row.sender,
-        recipient=row.recipient,
-        verdict=row.verdict,
-        code=row.code,
-        error_code=row.error_code,
-        rules=_unlist(row.rules),
-        clauses=_unlist(row.clauses),
-        body_sha256=row.body_sha256,
-        num_media=row.num_media,
-        status_callback=row.status_callback,
-        api=row.api,
-        account_sid=row.account_sid,
-    )
+    return _record(MessageRecord, row, rules=_unlist(row.rules), clauses=_unlist(row.clauses))
 
 
 def _decision_row(d: DecisionRecord) -> dict[str, Any]:
-    return {
-        "id": d.id,
-        "tenant": d.tenant,
-        "at": d.at,
-        "kind": d.kind,
-        "verdict": d.verdict,
-        "code": d.code,
-        "rules": _list(d.rules),
-        "clauses": _list(d.clauses),
-        "message_id": d.message_id,
-        "event_id": d.event_id,
-        "pack_version": d.pack_version,
-        "degraded": d.degraded,
-    }
+    return _row(d, rules=_list(d.rules), clauses=_list(d.clauses))
 
 
 def _decision(row: Any) -> DecisionRecord:
-    return DecisionRecord(
-        id=row.id,
-        tenant=row.tenant,
-        at=row.at,
-        kind=row.kind,
-        verdict=row.verdict,
-        code=row.code,
+    return _record(
+        DecisionRecord,
+        row,
         rules=_unlist(row.rules),
         clauses=_unlist(row.clauses),
-        message_id=row.message_id,
-        event_id=row.event_id,
-        pack_version=row.pack_version,
         degraded=bool(row.degraded),
     )
 
 
 def _outbox_row(e: OutboxEntry) -> dict[str, Any]:
-    return {
-        "id": e.id,
-        "tenant": e.tenant,
-        "message_id": e.message_id,
-        "kind": e.kind,
-        "payload": orjson.dumps(dict(e.payload)).decode(),
-        "created_at": e.created_at,
-        "next_attempt_at": e.next_attempt_at,
-        "attempts": e.attempts,
-        "state": e.state,
-        "last_error": e.last_error,
-    }
+    return _row(e, payload=orjson.dumps(dict(e.payload)).decode())
 
 
 def _entry(row: Any) -> OutboxEntry:
-    return OutboxEntry(
-        id=row.id,
-        tenant=row.tenant,
-        message_id=row.message_id,
-        kind=row.kind,
-        payload=orjson.loads(row.payload) if row.payload else {},
-        created_at=row.created_at,
-        next_attempt_at=row.next_attempt_at,
-        attempts=row.attempts,
-        state=row.state,
-        last_error=row.last_error,
-    )
+    return _record(OutboxEntry, row, payload=orjson.loads(row.payload) if row.payload else {})
 
 
 def _key(row: Any) -> IdempotencyEntry:
