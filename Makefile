@@ -27,7 +27,7 @@ services:
 bench: $(STAMP)
 	$(BIN)/python bench/run.py
 
-$(STAMP): pyproject.toml scripts/system-deps.sh scripts/debian-packages.txt
+$(STAMP): pyproject.toml setup.py src/aupguard/content/_scorer.c scripts/system-deps.sh scripts/debian-packages.txt
 	scripts/system-deps.sh
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip

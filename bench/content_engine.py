@@ -16,7 +16,7 @@ from __future__ import annotations
 import random
 
 from aupguard import Engine, OutboundMessage
-from bench.common import interleaved, report, sms_bodies, summary
+from bench.common import Benched, cpu_rates, interleaved, report, sms_bodies, summary
 
 LINKS = [
     "https://www.fedex.com/track?id=7712",
@@ -57,7 +57,9 @@ def main() -> None:
     def bare(body: str) -> object:
         return lexicons.match(body.lower())
 
-    samples = interleaved({"bare": (bare, bodies), "engine": (engine.screen, events)}, passes=3)
+    fns: Benched = {"bare": (bare, bodies), "engine": (engine.screen, events)}
+    samples = interleaved(fns, passes=3)
+    cpu = cpu_rates(fns)
     baseline, full = summary(samples["bare"]), summary(samples["engine"])
     fired = sum(1 for e in events if engine.screen(e).hits)
     report(
@@ -75,7 +77,10 @@ def main() -> None:
             "engine": full,
             "ratio_mean": full["mean_us"] / baseline["mean_us"],
             "ratio_p50": full["p50_us"] / baseline["p50_us"],
-            "engine_messages_per_second_one_core": full["per_second"],
+            "engine_messages_per_second_wall": full["per_second"],
+            "engine_messages_per_cpu_second": cpu["engine"],
+            "bare_scans_per_cpu_second": cpu["bare"],
+            "ratio_cpu": cpu["bare"] / cpu["engine"],
             "target_messages_per_second": 10_000,
         },
     )

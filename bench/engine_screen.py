@@ -21,7 +21,7 @@ import tempfile
 from pathlib import Path
 
 from aupguard import Engine, OutboundMessage
-from bench.common import interleaved, report, sms_bodies, summary
+from bench.common import Benched, cpu_rates, interleaved, report, sms_bodies, summary
 
 NO_CLASSIFIER = """\
 pack: bench-no-classifier
@@ -51,14 +51,14 @@ def main() -> None:
         decision = engine.screen(event)
         return [hit.evidence for hit in (*decision.hits, *decision.shadow)]
 
-    samples = interleaved(
-        {
-            "bare": (bare, bodies),
-            "engine": (engine.screen, events),
-            "engine_with_evidence": (with_evidence, events),
-            "engine_without_classifier": (rules_only.screen, events),
-        }
-    )
+    fns: Benched = {
+        "bare": (bare, bodies),
+        "engine": (engine.screen, events),
+        "engine_with_evidence": (with_evidence, events),
+        "engine_without_classifier": (rules_only.screen, events),
+    }
+    samples = interleaved(fns)
+    cpu = cpu_rates(fns)
     baseline, full = summary(samples["bare"]), summary(samples["engine"])
     evidence = summary(samples["engine_with_evidence"])
     no_classifier = summary(samples["engine_without_classifier"])
@@ -79,6 +79,8 @@ def main() -> None:
             "engine_without_classifier": no_classifier,
             "ratio_p50_without_classifier": no_classifier["p50_us"] / baseline["p50_us"],
             "ratio_mean_without_classifier": no_classifier["mean_us"] / baseline["mean_us"],
+            "per_cpu_second": cpu,
+            "ratio_cpu": cpu["bare"] / cpu["engine"],
         },
     )
 

@@ -2,8 +2,13 @@
 
 The model is a JSON file of weights (``model/spam-model.json``, built by
 `aupguard.content.train` with a fixed seed from the training data only). No
-pickle, no scikit-learn at run time: scoring a message is a few set and dict
-operations over precomputed weights, a few microseconds for an SMS.
+pickle, no scikit-learn at run time: scoring a message is counting its
+distinct features and adding their weights (`Counts`). For ASCII texts -- most
+SMS -- the compiled module `aupguard.content._scorer` does the counting in a
+few microseconds; other texts, or an installation where the module could not
+be compiled, take the Python path over the same features
+(`Model.python_counts`), which gives the same counts (a property test holds
+the two together).
 
 A message's score is ``sum(weight of each distinct feature) / sqrt(number of
 distinct features) + bias`` (the L2-normalised binary vector the model was
@@ -26,11 +31,28 @@ from functools import cache
 from importlib import resources
 from itertools import repeat
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from aupguard.content.features import lexical_features, prepare, trigrams, words
 
-__all__ = ["FORMAT", "MODEL_PATH", "Model", "Score", "default_model", "load_model"]
+try:
+    from aupguard.content._scorer import Scorer
+except ImportError:  # not compiled here: the Python path does the same counting
+    Scorer = None  # type: ignore[assignment,misc]
+
+__all__ = [
+    "COMPILED",
+    "FORMAT",
+    "MODEL_PATH",
+    "Counts",
+    "Model",
+    "Score",
+    "default_model",
+    "load_model",
+]
+
+COMPILED = Scorer is not None
+"""Whether the compiled feature counting is available in this installation."""
 
 FORMAT = "aupguard-linear-v1"
 MODEL_PATH = "model/spam-model.json"
@@ -51,6 +73,24 @@ class Score:
     """The features that pushed the score up most (label, contribution), when asked for."""
 
 
+class Counts(NamedTuple):
+    """What the model needs to know of one text: everything else is arithmetic on it.
+
+    A named tuple: the compiled path's result becomes one without copying."""
+
+    weight: float
+    """Sum of the weights of the text's distinct features."""
+    features: int
+    """Number of distinct features (known to the model or not)."""
+    tokens: int
+    """Words made of letters only, longer than one letter (repeats counted)."""
+    known: int
+    """How many of those tokens are in the model's vocabulary."""
+
+
+_make_counts = Counts._make
+
+
 @dataclass(frozen=True)
 class Model:
     bias: float
@@ -60,6 +100,11 @@ class Model:
     lexical: dict[str, float]
     vocabulary: frozenset[str]
     info: dict[str, Any] = field(default_factory=dict)
+    _scorer: Any = field(default=None, init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if Scorer is not None:
+            object.__setattr__(self, "_scorer", Scorer(self.chars, self.lexical, self.vocabulary))
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Model:
@@ -90,12 +135,37 @@ class Model:
         }
 
     def margin(self, grams: set[str], lexical: set[str]) -> float:
+        """The raw linear score of a text's features (training and explanations use it)."""
         total = len(grams) + len(lexical)
         if not total:
             return self.bias
         chars, lex = self.chars, self.lexical
         s = sum(map(chars.get, grams, _ZEROS)) + sum(map(lex.get, lexical, _ZEROS))
         return s / math.sqrt(total) + self.bias
+
+    def counts(self, text: str) -> Counts:
+        """Count a normalised text's features: compiled for ASCII, else in Python."""
+        if self._scorer is not None:
+            found = self._scorer.stats(text)
+            if found is not None:
+                return _make_counts(found)
+        return self.python_counts(text)
+
+    def python_counts(self, text: str) -> Counts:
+        """`counts` in Python only (the reference the compiled path is tested against)."""
+        prepared = prepare(text)
+        ws = words(prepared)
+        grams, lexical = trigrams(prepared), lexical_features(ws)
+        chars, lex, vocabulary = self.chars, self.lexical, self.vocabulary
+        weight = sum(map(chars.get, grams, _ZEROS)) + sum(map(lex.get, lexical, _ZEROS))
+        tokens = [w for w in ws if len(w) > 1 and w.isalpha()]
+        known = sum(1 for w in tokens if w in vocabulary)
+        return Counts(weight, len(grams) + len(lexical), len(tokens), known)
+
+    def margin_of_counts(self, counts: Counts) -> float:
+        if not counts.features:
+            return self.bias
+        return counts.weight / math.sqrt(counts.features) + self.bias
 
     def probability(self, margin: float) -> float:
         z = self.platt_a * margin + self.platt_b
@@ -104,30 +174,26 @@ class Model:
             return e / (1.0 + e)
         return 1.0 / (1.0 + math.exp(z))
 
-    def confidence(self, text: str, ws: list[str]) -> float:
-        tokens = [w for w in ws if len(w) > 1 and w.isalpha()]
-        if not tokens:
+    def confidence(self, text: str, counts: Counts) -> float:
+        """How much of the text the model knows (0..1), from its counts."""
+        if not counts.tokens:
             return 0.0
-        vocabulary = self.vocabulary
-        known = sum(1 for w in tokens if w in vocabulary) / len(tokens)
         latin = 1.0 if text.isascii() else _latin_share(text)
-        return known * latin * min(1.0, len(tokens) / _MIN_WORDS)
+        return counts.known / counts.tokens * latin * min(1.0, counts.tokens / _MIN_WORDS)
 
     def margin_of(self, text: str) -> float:
         """The raw linear score of a normalised text (no confidence, no explanation)."""
-        prepared = prepare(text)
-        return self.margin(trigrams(prepared), lexical_features(words(prepared)))
+        return self.margin_of_counts(self.counts(text))
 
     def score(self, text: str, explain: int = 0) -> Score:
         """Score a normalised text (the engine's ``text`` view)."""
-        prepared = prepare(text)
-        ws = words(prepared)
-        grams, lexical = trigrams(prepared), lexical_features(ws)
-        margin = self.margin(grams, lexical)
+        counts = self.counts(text)
+        margin = self.margin_of_counts(counts)
         top: tuple[tuple[str, float], ...] = ()
         if explain:
-            top = self.explain(grams, lexical, explain)
-        return Score(self.probability(margin), self.confidence(text, ws), margin, top)
+            prepared = prepare(text)
+            top = self.explain(trigrams(prepared), lexical_features(words(prepared)), explain)
+        return Score(self.probability(margin), self.confidence(text, counts), margin, top)
 
     def explain(self, grams: set[str], lexical: set[str], n: int) -> tuple[tuple[str, float], ...]:
         norm = math.sqrt(len(grams) + len(lexical)) or 1.0

@@ -13,7 +13,7 @@ from the message.
 
 from __future__ import annotations
 
-from aupguard.content.classifier import default_model
+from aupguard.content.classifier import Counts, default_model
 from aupguard.content.features import lexical_features, prepare, trigrams, words
 from aupguard.engine.context import Context
 from aupguard.engine.decision import Evidence
@@ -24,17 +24,12 @@ __all__ = ["explain_spam", "spam_confidence", "spam_score"]
 _TOP = 5
 
 
-_Features = tuple[list[str], set[str], set[str]]
-
-
-def _features(ctx: Context) -> _Features:
-    """(words, trigrams, words and pairs) of the message, computed once."""
-    cached: _Features | None = ctx.memo.get("content._features")
+def _counts(ctx: Context) -> Counts:
+    """The classifier's counts of the message's features, computed once."""
+    cached: Counts | None = ctx.memo.get("content._counts")
     if cached is None:
-        prepared = prepare(ctx.text)
-        ws = words(prepared)
-        cached = (ws, trigrams(prepared), lexical_features(ws))
-        ctx.memo["content._features"] = cached
+        cached = default_model().counts(ctx.text)
+        ctx.memo["content._counts"] = cached
     return cached
 
 
@@ -44,25 +39,21 @@ def spam_score(ctx: Context) -> float:
     if not ctx.text:
         return 0.0
     model = default_model()
-    _, grams, lexical = _features(ctx)
-    return round(model.probability(model.margin(grams, lexical)), 4)
+    return round(model.probability(model.margin_of_counts(_counts(ctx))), 4)
 
 
 @detector("content.spam_confidence", output=ValueType.NUMBER, cost=4, score=True)
 def spam_confidence(ctx: Context) -> float:
-    """How much of the message the classifier knows (0..1): low out of its domain.
-
-    Costlier than the score on purpose: rules test the score first, so most
-    messages never need this."""
+    """How much of the message the classifier knows (0..1): low out of its domain."""
     if not ctx.text:
         return 0.0
-    return round(default_model().confidence(ctx.text, _features(ctx)[0]), 4)
+    return round(default_model().confidence(ctx.text, _counts(ctx)), 4)
 
 
 @explainer("content.spam_score")
 def explain_spam(ctx: Context) -> list[Evidence]:
-    _, grams, lexical = _features(ctx)
-    top = default_model().explain(grams, lexical, _TOP)
+    prepared = prepare(ctx.text)
+    top = default_model().explain(trigrams(prepared), lexical_features(words(prepared)), _TOP)
     head = Evidence(
         "content.spam_score",
         f"spam probability {ctx.get('content.spam_score'):.3f}, "
