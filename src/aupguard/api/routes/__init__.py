@@ -8,7 +8,16 @@ one list entry; keep the list in the order the OpenAPI document should show).
 
 from __future__ import annotations
 
-from aupguard.api.routes import calls, enforcement, health, keys, messages, screen, twilio
+from aupguard.api.routes import (
+    calls,
+    enforcement,
+    health,
+    inbound,
+    keys,
+    messages,
+    screen,
+    twilio,
+)
 from aupguard.api.routing import Router
 
 ROUTERS: list[Router] = [
@@ -16,6 +25,7 @@ ROUTERS: list[Router] = [
     screen.router,
     keys.router,
     messages.router,
+    inbound.router,
     calls.router,
     twilio.router,
     enforcement.router,
