@@ -17,6 +17,7 @@ from aupguard.api.routes import (
     messages,
     screen,
     twilio,
+    twilio_inbound,
 )
 from aupguard.api.routing import Router
 
@@ -28,5 +29,6 @@ ROUTERS: list[Router] = [
     inbound.router,
     calls.router,
     twilio.router,
+    twilio_inbound.router,
     enforcement.router,
 ]

@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
+from aupguard.actors import Actor
 from aupguard.api.delivery import gateway_for
 from aupguard.api.errors import ApiError, register_error
 from aupguard.api.routing import Call, Router
@@ -100,21 +101,21 @@ class InboundOut(BaseModel):
 
 
 async def process_inbound(
-    call: Call, event: InboundMessage, brand: str | None
+    services: Services, actor: Actor, event: InboundMessage, brand: str | None
 ) -> tuple[InboundHandled | None, bytes]:
     """Handle an inbound message once per provider message id: (what was done, the JSON
     answer); a repeat gives (None, the first answer)."""
-    gateway = call.services.component(gateway_for)
+    gateway = services.component(gateway_for)
     now = gateway.clock()
-    earlier = await run_in_threadpool(kept_inbound, gateway.store, call.actor, event, now)
+    earlier = await run_in_threadpool(kept_inbound, gateway.store, actor, event, now)
     if earlier is None:
-        ledger, _ = call.services.component(consent_ledger)
+        ledger, _ = services.component(consent_ledger)
         handled = await run_in_threadpool(
             handle_inbound,
-            call.services.engine,
-            call.services.screener,
+            services.engine,
+            services.screener,
             ledger,
-            call.actor,
+            actor,
             event,
             now,
             brand=brand,
@@ -151,6 +152,6 @@ async def inbound(call: Call) -> Response:
     `admin` scope."""
     body: InboundIn = call.body
     event = InboundMessage.model_validate(body.model_dump(exclude={"brand"}, exclude_unset=True))
-    handled, answer = await process_inbound(call, event, body.brand)
+    handled, answer = await process_inbound(call.services, call.actor, event, body.brand)
     headers = {"Idempotent-Replayed": "true"} if handled is None else None
     return Response(answer, headers=headers, media_type="application/json")
