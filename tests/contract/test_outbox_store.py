@@ -149,6 +149,17 @@ def test_keys_expire_after_24_hours(store: MessageStore) -> None:
     assert store.purge(later) >= 1
 
 
+def test_a_kept_answer_reads_back_for_its_tenant_until_it_expires(store: MessageStore) -> None:
+    assert store.kept("acme", "k", T0) is None
+    first = accept(key="k", digest="same")
+    store.accept([first], T0)
+    found = store.kept("acme", "k", T0 + timedelta(hours=23))
+    assert found is not None and first.message is not None
+    assert (found.request_hash, found.status, found.message_id) == ("same", 202, first.message.id)
+    assert store.kept("globex", "k", T0) is None  # another tenant's key
+    assert store.kept("acme", "k", T0 + timedelta(hours=24, seconds=1)) is None
+
+
 def test_decisions_filter_and_page_newest_first(store: MessageStore) -> None:
     store.accept(
         [

@@ -139,8 +139,10 @@ def _operation(op: Operation, schemas: _Schemas) -> dict[str, Any]:
         entry: dict[str, Any] = {"description": _phrase(status), "headers": REQUEST_ID_HEADER}
         if model is not None:
             entry["content"] = {
-                "application/json": {"schema": schemas.ref(model, mode="serialization")}
+                op.response_media: {"schema": schemas.ref(model, mode="serialization")}
             }
+        elif op.response_media != "application/json":
+            entry["content"] = {op.response_media: {"schema": {"type": "string"}}}
         responses[str(status)] = entry
     codes = set(op.extra_errors)
     if op.auth or op.authenticator is not None:

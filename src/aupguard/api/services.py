@@ -112,10 +112,11 @@ def default_sources(services: Services) -> list[StateSource]:
     """What the gateway reads before judging an event: consent and do-not-call (fail
     closed, P28 P15) and the account's standing (fail closed, W11 V12)."""
     from aupguard.api.routes.enforcement import enforcement
+    from aupguard.api.routes.inbound import consent_ledger
+    from aupguard.consent.source import ConsentSource
     from aupguard.enforcement.sources import StandingSource
-    from aupguard.service.pipeline import consent_source
 
     return [
-        consent_source(services.database),
+        ConsentSource(*services.component(consent_ledger)),
         StandingSource(services.component(enforcement)),
     ]

@@ -318,6 +318,15 @@ class SqlMessageStore:
 
     # -- reads -------------------------------------------------------------------------
 
+    def kept(self, tenant: str, key: str, now: datetime) -> IdempotencyEntry | None:
+        with self.db.engine.connect() as conn:
+            row = conn.execute(
+                select(idempotency).where(idempotency.c.tenant == tenant, idempotency.c.key == key)
+            ).one_or_none()
+        if row is None or row.created_at <= now - IDEMPOTENCY_TTL:
+            return None
+        return _key(row)
+
     def message(self, tenant: str, message_id: str) -> MessageRecord | None:
         with self.db.engine.connect() as conn:
             row = conn.execute(

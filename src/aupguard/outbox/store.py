@@ -40,6 +40,10 @@ class MessageStore(Protocol):
 
     def message(self, tenant: str, message_id: str) -> MessageRecord | None: ...
 
+    def kept(self, tenant: str, key: str, now: datetime) -> IdempotencyEntry | None:
+        """The answer kept under an idempotency key in the last 24 hours, if any."""
+        ...
+
     def decisions(self, tenant: str, query: DecisionQuery) -> list[DecisionRecord]:
         """The tenant's decisions matching `query`, newest first, at most `query.limit`."""
         ...
@@ -113,6 +117,12 @@ class MemoryMessageStore:
 
     def message(self, tenant: str, message_id: str) -> MessageRecord | None:
         return self.messages.get((tenant, message_id))
+
+    def kept(self, tenant: str, key: str, now: datetime) -> IdempotencyEntry | None:
+        earlier = self.keys.get((tenant, key))
+        if earlier is None or earlier.created_at <= now - IDEMPOTENCY_TTL:
+            return None
+        return earlier
 
     def decisions(self, tenant: str, query: DecisionQuery) -> list[DecisionRecord]:
         with self._lock:

@@ -8,7 +8,17 @@ one list entry; keep the list in the order the OpenAPI document should show).
 
 from __future__ import annotations
 
-from aupguard.api.routes import calls, enforcement, health, keys, messages, screen, twilio
+from aupguard.api.routes import (
+    calls,
+    enforcement,
+    health,
+    inbound,
+    keys,
+    messages,
+    screen,
+    twilio,
+    twilio_inbound,
+)
 from aupguard.api.routing import Router
 
 ROUTERS: list[Router] = [
@@ -16,7 +26,9 @@ ROUTERS: list[Router] = [
     screen.router,
     keys.router,
     messages.router,
+    inbound.router,
     calls.router,
     twilio.router,
+    twilio_inbound.router,
     enforcement.router,
 ]
