@@ -10,7 +10,7 @@ import pytest
 
 from aupguard.audit import AuditDraft, MemoryAuditLog, verify_log
 from aupguard.audit.sql import SqlAuditLog
-from aupguard.enforcement.records import Case, ContentItem, Standing
+from aupguard.enforcement.records import Case, ContentItem, Incident, IncidentNote, Standing
 from aupguard.enforcement.sql import SqlRecordStore
 from aupguard.enforcement.store import MemoryRecordStore, RecordStore
 from aupguard.store.db import Database
@@ -127,3 +127,41 @@ def test_a_failing_audit_append_leaves_no_record(
     monkeypatch.undo()
     assert store.get(Case, "acme", "c1") is None
     assert store.audit.entries("acme") == []
+
+
+def test_incidents_round_trip_and_are_found_by_status_and_dedupe_per_tenant(
+    store: RecordStore,
+) -> None:
+    def incident(tenant: str, id_: str, status: str, dedupe: str | None) -> Incident:
+        return Incident(
+            tenant=tenant,
+            id=id_,
+            created=T0,
+            updated=T0,
+            kind="credential_compromise",
+            severity="high",
+            description="a key in clear",
+            source="detector",
+            reported_by="system:enforcement",
+            detected_at=T0,
+            reported_at=T0,
+            keys=("0f1e2d3c4b5a6978",),
+            status=status,
+            contained_at=T0 if status != "open" else None,
+            notes=(IncidentNote(at=T0, by="ann", text="rotated", status="contained"),),
+            dedupe=dedupe,
+        )
+
+    store.put(
+        [
+            incident("acme", "i1", "open", "key:0f1e"),
+            incident("acme", "i2", "contained", "key:0f1e"),
+            incident("globex", "i3", "open", "key:0f1e"),
+        ],
+        [AuditDraft("acme", "ann", "incident.opened", "i1", {})],
+    )
+    assert store.get(Incident, "acme", "i1") == incident("acme", "i1", "open", "key:0f1e")
+    assert store.get(Incident, "globex", "i1") is None
+    assert [i.id for i in store.find(Incident, "acme", status="open")] == ["i1"]
+    assert [i.id for i in store.find(Incident, "acme", key="key:0f1e")] == ["i1", "i2"]
+    assert [i.id for i in store.find_any(Incident, status="open")] == ["i1", "i3"]

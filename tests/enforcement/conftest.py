@@ -7,12 +7,40 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from typer.testing import CliRunner, Result
 
-from aupguard.audit.keys import generate_key_file
+from aupguard import Engine
+from aupguard.audit import MemoryAuditLog
+from aupguard.audit.keys import Signer, generate_key_file
 from aupguard.cli import app
+from aupguard.enforcement.service import Enforcement
+from aupguard.enforcement.store import MemoryRecordStore
 
 T0 = datetime(2026, 10, 1, 9, 0, tzinfo=UTC)
+SERVICE_T0 = datetime(2026, 11, 2, 10, 0, tzinfo=UTC)
+"""Where the service tests' clock starts."""
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = SERVICE_T0
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def svc(engine: Engine, clock: Clock) -> Enforcement:
+    """The enforcement service on the in-memory store, with a signing key and the clock."""
+    signer = Signer(Ed25519PrivateKey.generate())
+    store = MemoryRecordStore(MemoryAuditLog(signer, checkpoint_every=10, clock=clock))
+    return Enforcement(store, engine.pack.data, signer=signer, clock=clock)
 
 
 @dataclass

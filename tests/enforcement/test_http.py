@@ -114,3 +114,51 @@ def test_appeal_billing_and_cases_with_least_privilege(
     denied = [e for e in svc.store.audit.entries("acme") if e.kind == "access.denied"]
     assert len(denied) == 2  # the sender's appeal and the tenant admin's billing event
     assert verify_log(svc.store.audit).ok
+
+
+def test_incidents_reported_and_listed_with_least_privilege(
+    client: AsgiClient, services: Services
+) -> None:
+    admin = bearer(services, "acme", ["admin"])
+    sender = bearer(services, "acme", ["send"])
+    globex = bearer(services, "globex", ["admin"])
+    staff = bearer(services, None, ["reviewer"])
+    missing = client.post("/v1/incidents", json={"description": "odd sign-ins"}, headers=admin)
+    assert missing.status_code == 422
+    assert {f["field"] for f in missing.json()["error"]["fields"]} >= {
+        "kind",
+        "severity",
+        "detected_at",
+    }
+    body = {
+        "kind": "credential_compromise",
+        "severity": "high",
+        "description": "our CI log printed the key",
+        "detected_at": "2026-11-01T08:00:00Z",
+        "keys": ["0f1e2d3c4b5a6978"],
+    }
+    assert client.post("/v1/incidents", json=body, headers=sender).status_code == 403
+    made = client.post("/v1/incidents", json=body, headers=admin)
+    assert made.status_code == 201
+    incident = made.json()["incident"]
+    assert (incident["account"], incident["status"], incident["response"]) == (
+        "acme",
+        "open",
+        "hold",
+    )
+    platform = client.post("/v1/incidents", json={**body, "keys": []}, headers=staff)
+    assert platform.json()["incident"]["account"] == "_platform"
+    path = f"/v1/incidents/{incident['id']}"
+    assert client.get(path, headers=admin).json()["incident"]["id"] == incident["id"]
+    assert client.get(path, headers=globex).status_code == 404
+    assert client.get(f"{path}?tenant=acme", headers=staff).status_code == 200
+    assert [i["id"] for i in client.get("/v1/incidents", headers=admin).json()["incidents"]] == [
+        incident["id"]
+    ]
+    assert client.get("/v1/incidents", headers=globex).json()["incidents"] == []
+    every = client.get("/v1/incidents?status=open", headers=staff).json()["incidents"]
+    assert {i["account"] for i in every} == {"acme", "_platform"}
+    assert client.get("/v1/incidents", headers=sender).status_code == 403
+    svc = services.component(enforcement)
+    assert svc.standing("acme").held_keys == ("0f1e2d3c4b5a6978",)
+    assert verify_log(svc.store.audit).ok

@@ -24,14 +24,11 @@ from aupguard.enforcement.service import Enforcement, EnforcementError
 from aupguard.enforcement.sources import CandidateStep, StandingSource
 from aupguard.enforcement.store import MemoryRecordStore
 from aupguard.service import Screener
-from tests.enforcement.test_service import ANN, KIM, LEGAL, T0, Clock, message
+from tests.enforcement.conftest import SERVICE_T0 as T0
+from tests.enforcement.conftest import Clock
+from tests.enforcement.test_service import ANN, KIM, LEGAL, message
 
 ADMIN = Actor("root", frozenset({Role.ADMIN}))
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
 
 
 @pytest.fixture

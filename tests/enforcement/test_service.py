@@ -2,47 +2,25 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import pytest
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from aupguard import Engine, OutboundMessage
 from aupguard.actors import Actor, Forbidden, Role
-from aupguard.audit import MemoryAuditLog, verify_log
-from aupguard.audit.keys import Signer
+from aupguard.audit import verify_log
 from aupguard.enforcement.records import Candidate, Case, OutboxMessage
 from aupguard.enforcement.service import Enforcement, EnforcementError
 from aupguard.enforcement.sources import CandidateStep, StandingSource
-from aupguard.enforcement.store import MemoryRecordStore
 from aupguard.service import Screener
+from tests.enforcement.conftest import SERVICE_T0 as T0
+from tests.enforcement.conftest import Clock
 
-T0 = datetime(2026, 11, 2, 10, 0, tzinfo=UTC)
 ANN = Actor("ann", frozenset({Role.REVIEWER}))
 BOB = Actor("bob", frozenset({Role.REVIEWER}))
 LEGAL = Actor("lee", frozenset({Role.LEGAL}))
 KIM = Actor("kim", frozenset({Role.TENANT_ADMIN}), "acme")
 SENDER = Actor("api", frozenset({Role.SENDER}), "acme")
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = T0
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-def svc(engine: Engine, clock: Clock) -> Enforcement:
-    signer = Signer(Ed25519PrivateKey.generate())
-    store = MemoryRecordStore(MemoryAuditLog(signer, checkpoint_every=10, clock=clock))
-    return Enforcement(store, engine.pack.data, signer=signer, clock=clock)
 
 
 def message(body: str, account: str = "acme", **fields: object) -> OutboundMessage:

@@ -302,13 +302,15 @@ class KeyManager:
 
     def revoke(self, actor: Actor, tenant: str | None, key_id: str) -> ApiKey:
         self._require_manager(actor, tenant)
-        key = self.store.find(tenant, key_id)
+        key = self._revoke(tenant, key_id)
         if key is None:
             raise KeyNotFound(key_id)
-        if key.revoked_at is None:
-            updated = self.store.update(tenant, key_id, revoked_at=self.clock())
-            assert updated is not None
-            key = updated
+        return key
+
+    def _revoke(self, tenant: str | None, key_id: str) -> ApiKey | None:
+        key = self.store.find(tenant, key_id)
+        if key is not None and key.revoked_at is None:
+            key = self.store.update(tenant, key_id, revoked_at=self.clock())
         self._cache.pop(key_id, None)
         return key
 
@@ -333,6 +335,19 @@ class KeyManager:
             self.store.update(tenant, key_id, revoked_at=now)
         self._cache.pop(key_id, None)
         return new
+
+    def revoke_compromised(self, tenant: str, key_id: str) -> bool:
+        """Revoke a tenant's key found compromised (the credential policy's `revoke`
+        response; enforcement decides and audits it). False when the tenant has no such key."""
+        return self._revoke(tenant, key_id) is not None
+
+    def owner(self, presented: str) -> tuple[str | None, str] | None:
+        """(tenant, key id) of a presented key that is live (a secret found in clear is
+        checked before anyone is told it leaked), else None."""
+        actor = self.authenticate(presented)
+        if actor is None:
+            return None
+        return actor.tenant, actor.id.removeprefix("key:")
 
     # -- authentication (hot path) ------------------------------------------------------
 

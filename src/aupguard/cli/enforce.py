@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -21,9 +21,12 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from pydantic import BaseModel
 from rich.table import Table
 
 from aupguard.actors import Actor, Forbidden, Role
+from aupguard.api.keys import KeyManager
+from aupguard.api.keys_sql import SqlKeyStore
 from aupguard.audit.keys import AuditKeyError, load_signer
 from aupguard.audit.sql import SqlAuditLog
 from aupguard.cli.app import app, console, errors, fail, policy_app
@@ -40,7 +43,7 @@ from aupguard.service import Screener
 from aupguard.store.db import Database
 from aupguard.store.migrate import upgrade
 
-__all__ = ["EXIT_REFUSED", "parse_actor"]
+__all__ = ["EXIT_REFUSED", "parse_actor", "print_records"]
 
 EXIT_REFUSED = 3
 """Exit status when the acting actor lacks the role (the attempt is audited)."""
@@ -149,6 +152,8 @@ def _context(url: str | None, as_: str | None, at: str | None) -> Context:
     audit = SqlAuditLog(db, signer, checkpoint_every=every)
     engine = _engine(settings.pack)
     svc = Enforcement(SqlRecordStore(db, audit), engine.pack.data, signer=signer, clock=lambda: now)
+    pepper = settings.key_pepper.get_secret_value().encode() if settings.key_pepper else b""
+    svc.revoke_key = KeyManager(SqlKeyStore(db), pepper, cache_seconds=0).revoke_compromised
     return Context(svc, engine, actor, now)
 
 
@@ -172,6 +177,22 @@ def _print(data: Any, as_json: bool) -> None:
         sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
     else:
         console.print(data)
+
+
+def print_records(
+    found: Sequence[BaseModel],
+    as_json: bool,
+    columns: Sequence[str],
+    row: Callable[[Any], list[str]],
+) -> None:
+    """Records as JSON, or as a table with one row each."""
+    if as_json:
+        _print([r.model_dump(mode="json") for r in found], True)
+        return
+    table = Table(*columns)
+    for record in found:
+        table.add_row(*row(record))
+    console.print(table)
 
 
 # -- enforce ---------------------------------------------------------------------------------
@@ -338,13 +359,8 @@ def case_list(
     ctx = _context(url, as_, None)
     with _handled():
         found = ctx.svc.cases(ctx.actor, account, status)
-    if as_json:
-        _print([c.model_dump(mode="json") for c in found], True)
-        return
-    table = Table("id", "type", "status", "outcome", "assignee", "due", "subject")
-    for c in found:
-        table.add_row(*_case_row(c))
-    console.print(table)
+    columns = ("id", "type", "status", "outcome", "assignee", "due", "subject")
+    print_records(found, as_json, columns, _case_row)
 
 
 @case_app.command("show")
@@ -469,13 +485,8 @@ def case_overdue(
     ctx = _context(url, as_, at)
     with _handled():
         found = ctx.svc.overdue(ctx.actor)
-    if as_json:
-        _print([c.model_dump(mode="json") for c in found], True)
-        return
-    table = Table("account", "id", "type", "status", "outcome", "assignee", "due", "subject")
-    for c in found:
-        table.add_row(c.tenant, *_case_row(c))
-    console.print(table)
+    columns = ("account", "id", "type", "status", "outcome", "assignee", "due", "subject")
+    print_records(found, as_json, columns, lambda c: [c.tenant, *_case_row(c)])
 
 
 # -- abuse reports -----------------------------------------------------------------------------

@@ -27,3 +27,19 @@ def channel_suspended(ctx: Context) -> bool:
         return False
     ctx.add_evidence("account.channel_suspended", Evidence("account.channel_suspended", label, ""))
     return True
+
+
+@detector(
+    "account.key_held",
+    output=ValueType.BOOL,
+    events=frozenset({EventKind.MESSAGE, EventKind.API_REQUEST}),
+)
+def key_held(ctx: Context) -> bool:
+    """The event was sent with an API key held under a credential-compromise incident."""
+    key = getattr(ctx.event, "api_key", None)
+    if key is None or key not in ctx.state.account.held_keys:
+        return False
+    ctx.add_evidence(
+        "account.key_held", Evidence("account.key_held", f"API key {key} held", "api_key")
+    )
+    return True

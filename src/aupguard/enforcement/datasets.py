@@ -18,6 +18,7 @@ __all__ = [
     "STEPS",
     "AccountLifecycle",
     "CaseSettings",
+    "CredentialPolicy",
     "EnforcementLadder",
     "ImmediateRule",
     "PenaltyItem",
@@ -160,10 +161,37 @@ class AccountLifecycle(BaseModel):
     plans: dict[str, StoragePlan]
 
 
+class CredentialPolicy(BaseModel):
+    """What happens when a credential is suspected compromised (S5 V2 O2)."""
+
+    model_config = _STRICT
+
+    on_compromise: Literal["notify", "hold", "revoke"]
+    """notify: an incident and the customer's notifications; hold: also hold the key's
+    messages until a reviewer contains the incident; revoke: also revoke the key."""
+    severity: SeverityName
+    """Severity of incidents opened by detectors."""
+    leaked_key_rules: tuple[str, ...] = Field(min_length=1)
+    """Rules whose hits are searched for this platform's own API keys in clear."""
+    shared_rules: tuple[str, ...] = Field(min_length=1)
+    """Rules whose hits mean one credential is shared (patterns allowed)."""
+    console_session_ips: int = Field(ge=2)
+    """Distinct source addresses among one console user's live sessions that count as a
+    shared account."""
+
+    def is_shared(self, rule: str) -> bool:
+        return any(fnmatchcase(rule, pattern) for pattern in self.shared_rules)
+
+
 dataset(
     "enforcement_ladder", EnforcementLadder, description="Enforcement ladder and case thresholds"
 )
 dataset("carrier_penalties", PenaltySchedule, description="Operator fines passed on to accounts")
+dataset(
+    "credential_policy",
+    CredentialPolicy,
+    description="Response to compromised or shared credentials",
+)
 dataset(
     "account_lifecycle", AccountLifecycle, description="Trial, payment, notice and export periods"
 )

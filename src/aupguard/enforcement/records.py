@@ -28,6 +28,8 @@ __all__ = [
     "ContentItem",
     "Disclosure",
     "Doc",
+    "Incident",
+    "IncidentNote",
     "Invoice",
     "LegalRequest",
     "Notice",
@@ -104,6 +106,8 @@ class Standing(Doc):
     suspended_by: Literal["enforcement", "billing"] | None = None
     suspended_channels: tuple[str, ...] = ()
     suspended_senders: tuple[str, ...] = ()
+    held_keys: tuple[str, ...] = ()
+    """API key ids under an open credential-compromise incident: their messages are held."""
     throttle_until: datetime | None = None
     throttle_seconds: float = 0
     reason: str = ""
@@ -330,6 +334,57 @@ class Acceptance(Doc):
     at: datetime
     by: str
     notice: str | None = None
+
+
+IncidentKind = Literal[
+    "credential_compromise", "data_exposure", "abuse_campaign", "account_takeover", "other"
+]
+IncidentStatus = Literal["open", "contained", "resolved"]
+
+
+class IncidentNote(BaseModel):
+    model_config = _FROZEN
+
+    at: datetime
+    by: str
+    text: str = Field(min_length=1, max_length=4000)
+    status: IncidentStatus | None = None
+    """The status the incident moved to with this note (None: a note only)."""
+
+
+class Incident(Doc):
+    """A security incident (V2 "report incidents", S5): one tenant's, or platform-wide
+    (tenant `_platform`), from a report or a detector."""
+
+    KIND: ClassVar[str] = "incident"
+
+    kind: IncidentKind
+    severity: Literal["low", "medium", "high", "critical"]
+    description: str
+    source: Literal["tenant", "staff", "detector"]
+    reported_by: str
+    detected_at: datetime
+    reported_at: datetime
+    keys: tuple[str, ...] = ()
+    """API key ids affected."""
+    users: tuple[str, ...] = ()
+    """Console users (or other user ids) affected."""
+    clauses: tuple[str, ...] = ()
+    status: IncidentStatus = "open"
+    contained_at: datetime | None = None
+    resolved_at: datetime | None = None
+    notes: tuple[IncidentNote, ...] = ()
+    response: Literal["notify", "hold", "revoke"] | None = None
+    """What was done about a compromised credential (None: not a credential incident)."""
+    held_keys: tuple[str, ...] = ()
+    """Keys whose messages are held until the incident is contained."""
+    revoked_keys: tuple[str, ...] = ()
+    dedupe: str | None = None
+    """Detector incidents about the same thing join the open one."""
+
+    @property
+    def key_index(self) -> str | None:
+        return self.dedupe
 
 
 class OutboxMessage(Doc):

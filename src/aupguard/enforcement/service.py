@@ -116,6 +116,7 @@ class Enforcement:
         clock: Callable[[], datetime] = _utc_now,
     ) -> None:
         self.store = store
+        self.data = data
         self.ladder: EnforcementLadder = data["enforcement_ladder"]
         self.penalties: PenaltySchedule = data["carrier_penalties"]
         self.lifecycle: AccountLifecycle = data["account_lifecycle"]
@@ -123,6 +124,9 @@ class Enforcement:
         self.clock = clock
         self.listeners: list[Callable[[str], None]] = []
         """Called with the tenant whenever its standing changes (caches listen)."""
+        self.revoke_key: Callable[[str, str], bool] | None = None
+        """Revokes an API key (tenant, key id) when the pack says a compromised key is
+        revoked (see `enforcement.incidents`); None: such keys are held instead."""
 
     # -- helpers ---------------------------------------------------------------------------
 

@@ -84,6 +84,8 @@ class StandingSource:
             account["suspended_channels"] = frozenset(standing.suspended_channels)
         if standing.suspended_senders:
             account["suspended_senders"] = frozenset(standing.suspended_senders)
+        if standing.held_keys:
+            account["held_keys"] = frozenset(standing.held_keys)
         if account:
             parts["account"] = AccountState(**account)
         signals: dict[str, float] = {}

@@ -154,9 +154,9 @@ class CallRecord(_Event):
     kind: Literal["cdr"] = "cdr"
     caller: Address = Field(alias="from")
     to: Address
-    start: datetime
-    answer: datetime | None = None
-    end: datetime
+    start: Timestamp
+    answer: Timestamp | None = None
+    end: Timestamp
     disposition: str = "answered"
     trunk: str | None = None
 

@@ -39,6 +39,8 @@ class AccountState(BaseModel):
     standing: Literal["trial", "active", "past_due", "suspended", "terminated"] = "active"
     suspended_channels: frozenset[str] = frozenset()
     suspended_senders: frozenset[str] = frozenset()
+    held_keys: frozenset[str] = frozenset()
+    """API key ids under an open credential-compromise incident (their messages are held)."""
     capabilities: frozenset[str] = frozenset()
     plan: str = "default"
     strikes: int = 0
