@@ -4,6 +4,7 @@ run against memory, SQLite and PostgreSQL."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from aupguard.outbox.model import (
     DecisionQuery,
     DecisionRecord,
     IdempotencyEntry,
+    MessageQuery,
     MessageRecord,
     OutboxEntry,
     new_id,
@@ -56,6 +58,7 @@ def accept(
     key: str | None = None,
     digest: str = "h1",
     deliver: bool = True,
+    sender: str = "+12025550143",
 ) -> Accept:
     message_id = new_id("SM")
     message = MessageRecord(
@@ -63,9 +66,9 @@ def accept(
         tenant=tenant,
         created_at=at,
         updated_at=at,
-        status="queued" if verdict == "allow" else "blocked",
+        status={"allow": "queued", "hold": "held"}.get(verdict, "blocked"),
         channel="sms",
-        sender="+12025550143",
+        sender=sender,
         recipient="+14155550123",
         verdict=verdict,
         rules=rules,
@@ -253,3 +256,70 @@ def test_a_delivery_receipt_updates_the_tenants_message_only(store: MessageStore
     assert store.update_status("globex", item.message.id, ("delivered", None), T0) is None
     updated = store.update_status("acme", item.message.id, ("delivered", None), T0)
     assert updated is not None and updated.status == "delivered"
+
+
+def held(tenant: str = "acme", *, at: datetime = T0, sender: str = "+12025550143") -> Accept:
+    """A held message with its held delivery (body and evidence), as the gateway writes it."""
+    item = accept(
+        tenant, at=at, verdict="hold", rules=("content.threat",), clauses=("W3",), sender=sender
+    )
+    payload = {"from": sender, "to": "+14155550123", "body": "the body", "hits": []}
+    return replace(item, outbox=(replace(item.outbox[0], state="held", payload=payload),))
+
+
+def test_held_messages_page_by_keyset_across_tenants(store: MessageStore) -> None:
+    batch = [
+        held("acme" if i % 2 else "globex", at=T0 + timedelta(seconds=i // 3)) for i in range(8)
+    ]
+    store.accept([*batch, accept()], T0)
+    expected = sorted(
+        ((b.message.created_at, b.message.id) for b in batch if b.message), key=lambda k: k
+    )
+    seen: list[tuple[datetime, str]] = []
+    after = None
+    while page := store.find_messages(
+        MessageQuery(statuses=("held",), limit=3, after=after, oldest_first=True)
+    ):
+        seen.extend((m.created_at, m.id) for m in page)
+        after = seen[-1]
+    assert seen == expected
+    acme = store.find_messages(MessageQuery(tenant="acme", statuses=("held",), limit=50))
+    assert len(acme) == 4 and all(m.tenant == "acme" for m in acme)
+    assert [m.created_at for m in acme] == sorted((m.created_at for m in acme), reverse=True)
+    newest_first = store.find_messages(
+        MessageQuery(
+            tenant="acme", statuses=("held",), limit=50, after=(acme[1].created_at, acme[1].id)
+        )
+    )
+    assert [m.id for m in newest_first] == [m.id for m in acme[2:]]
+
+
+def test_a_held_delivery_waits_for_review(store: MessageStore) -> None:
+    one, two = held(), held()
+    store.accept([one, two], T0)
+    assert one.message is not None and two.message is not None
+    assert store.claim(T0 + timedelta(hours=1), 10, LEASE) == []
+    entry = store.held_entry("acme", one.message.id)
+    assert entry is not None and entry.payload["body"] == "the body"
+    assert store.held_entry("globex", one.message.id) is None
+    released = store.review("acme", one.message.id, "release", T0 + timedelta(minutes=5))
+    assert released is not None and released.status == "queued"
+    assert store.review("acme", one.message.id, "block", T0) is None  # reviewed already
+    assert store.review("globex", two.message.id, "release", T0) is None  # another tenant's
+    claimed = store.claim(T0 + timedelta(minutes=5), 10, LEASE)
+    assert [e.message_id for e in claimed] == [one.message.id]
+    assert claimed[0].payload["body"] == "the body"
+    blocked = store.review("acme", two.message.id, "block", T0 + timedelta(minutes=6))
+    assert blocked is not None and blocked.status == "blocked"
+    assert store.held_entry("acme", two.message.id) is None
+    assert store.claim(T0 + timedelta(minutes=5, seconds=10), 10, LEASE) == []  # leased
+    assert store.pending() == 1  # the released one, leased
+
+
+def test_a_senders_history(store: MessageStore) -> None:
+    store.accept(
+        [held(at=T0 + timedelta(seconds=i), sender="+1202555010" + str(i % 2)) for i in range(5)],
+        T0,
+    )
+    mine = store.find_messages(MessageQuery(tenant="acme", sender="+12025550100", limit=10))
+    assert len(mine) == 3 and all(m.sender == "+12025550100" for m in mine)

@@ -54,6 +54,18 @@ class AuditLog(Protocol):
         """This tenant's entries in chain order (never another tenant's)."""
         ...
 
+    def recent(
+        self,
+        tenant: str | None = None,
+        *,
+        kind: str | None = None,
+        before: int | None = None,
+        limit: int = 50,
+    ) -> list[AuditEntry]:
+        """A page of entries, newest first, with seq below `before` (keyset); of one
+        tenant, or of all (None: staff use, the audit viewer)."""
+        ...
+
     def scan(self, after: int = 0) -> Iterator[AuditEntry]:
         """The whole chain from seq `after + 1` on (staff use: verification)."""
         ...
@@ -133,6 +145,24 @@ class MemoryAuditLog:
                 and (kind is None or e.kind == kind)
                 and (subject is None or e.subject == subject)
             ]
+
+    def recent(
+        self,
+        tenant: str | None = None,
+        *,
+        kind: str | None = None,
+        before: int | None = None,
+        limit: int = 50,
+    ) -> list[AuditEntry]:
+        with self._lock:
+            found = [
+                e
+                for e in reversed(self._entries)
+                if (tenant is None or e.tenant == tenant)
+                and (kind is None or e.kind == kind)
+                and (before is None or e.seq < before)
+            ]
+        return found[:limit]
 
     def scan(self, after: int = 0) -> Iterator[AuditEntry]:
         with self._lock:

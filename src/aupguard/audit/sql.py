@@ -178,6 +178,25 @@ class SqlAuditLog:
         with self.db.transaction() as session:
             return [_entry(r) for r in session.execute(query.order_by(_ENTRY.c.seq))]
 
+    def recent(
+        self,
+        tenant: str | None = None,
+        *,
+        kind: str | None = None,
+        before: int | None = None,
+        limit: int = 50,
+    ) -> list[AuditEntry]:
+        query = select(*_COLUMNS)
+        if tenant is not None:
+            query = query.where(_ENTRY.c.tenant == tenant)
+        if kind is not None:
+            query = query.where(_ENTRY.c.kind == kind)
+        if before is not None:
+            query = query.where(_ENTRY.c.seq < before)
+        with self.db.engine.connect() as connection:
+            rows = connection.execute(query.order_by(_ENTRY.c.seq.desc()).limit(limit)).all()
+        return [_entry(r) for r in rows]
+
     def scan(self, after: int = 0, batch: int = 20_000) -> Iterator[AuditEntry]:
         """Stream the chain in pages (constant memory over millions of entries)."""
         last = after

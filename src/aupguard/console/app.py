@@ -33,6 +33,7 @@ from aupguard.api.logs import get_logger
 from aupguard.console.accounts import Accounts, UserNotFound, WrongPassword
 from aupguard.console.pages import PAGES, PageInfo
 from aupguard.console.passwords import WeakPassword
+from aupguard.console.review import ACTIONS, AlreadyReviewed, ItemNotFound, ReviewQueue
 from aupguard.console.sessions import Session, Sessions
 from aupguard.console.store import (
     ConsoleUser,
@@ -42,11 +43,19 @@ from aupguard.console.store import (
     Stage,
 )
 from aupguard.engine.events import OutboundMessage
+from aupguard.outbox.model import cursor_of, decode_cursor
 
 if TYPE_CHECKING:
     from aupguard.api.services import Services
+    from aupguard.enforcement.service import Enforcement
 
-__all__ = ["COOKIE", "console_accounts", "console_sessions", "create_console"]
+__all__ = [
+    "COOKIE",
+    "console_accounts",
+    "console_sessions",
+    "create_console",
+    "review_queue",
+]
 
 COOKIE = "__Host-aupguard-console"
 """__Host-: the browser keeps it only if Secure, Path=/ and without Domain."""
@@ -88,6 +97,14 @@ def console_sessions(services: Services) -> Sessions:
 
         return Sessions(SqlSessionStore(services.database))
     return Sessions(MemorySessionStore())
+
+
+def review_queue(services: Services) -> ReviewQueue:
+    """The held-message queue on the gateway's message store and the enforcement service."""
+    from aupguard.api.delivery import gateway_for
+    from aupguard.api.routes.enforcement import enforcement
+
+    return ReviewQueue(services.component(gateway_for).store, services.component(enforcement))
 
 
 class _SecurityHeaders:
@@ -150,6 +167,14 @@ class Console:
     @property
     def sessions(self) -> Sessions:
         return self.services.component(console_sessions)
+
+    @property
+    def review(self) -> ReviewQueue:
+        return self.services.component(review_queue)
+
+    @property
+    def enforcement(self) -> Enforcement:
+        return self.review.enforcement
 
     # -- plumbing ---------------------------------------------------------------------
 
@@ -231,6 +256,11 @@ class Console:
             except UserNotFound:
                 self._refused(visit, 404, "reach a user outside its tenant")
                 return self.render(visit, "error.html", 404, message="There is no such user.")
+            except ItemNotFound:
+                self._refused(visit, 404, "reach a message outside the tenant named")
+                return self.render(
+                    visit, "error.html", 404, message="There is no such message for this tenant."
+                )
 
         return endpoint
 
@@ -569,6 +599,134 @@ async def revoke_member(console: Console, visit: Visit) -> Response:
     return console.redirect(visit, "/members?note=revoked")
 
 
+# -- the held-message queue -------------------------------------------------------------
+
+QUEUE_NOTES = {
+    "release": "Released: the message is queued for delivery.",
+    "block": "Blocked: the message will not be sent.",
+    "escalate": "Escalated: the message stays held; the case has your note.",
+    "empty": "The queue is empty.",
+}
+PAGE_SIZE = 50
+
+
+def _cursor(raw: str) -> tuple[datetime, str] | None:
+    if not raw:
+        return None
+    found = decode_cursor(raw)
+    if found is None:
+        raise Refused(400, "after: not a cursor this page gave (microseconds-id).")
+    return found
+
+
+def _tenant_filter(visit: Visit) -> str | None:
+    return visit.request.query_params.get("tenant", "").strip() or None
+
+
+async def queue_page(console: Console, visit: Visit) -> Response:
+    _require_page(visit, "/queue")
+    tenant = _tenant_filter(visit)
+    after = _cursor(visit.request.query_params.get("after", ""))
+    held = console.review.page(visit.actor, after=after, tenant=tenant, limit=PAGE_SIZE + 1)
+    more = (
+        cursor_of(held[PAGE_SIZE - 1].created_at, held[PAGE_SIZE - 1].id)
+        if len(held) > PAGE_SIZE
+        else ""
+    )
+    note = QUEUE_NOTES.get(visit.request.query_params.get("note", ""), "")
+    return console.render(
+        visit, "queue.html", held=held[:PAGE_SIZE], more=more, tenant=tenant, note=note
+    )
+
+
+async def queue_next(console: Console, visit: Visit) -> Response:
+    _require_page(visit, "/queue")
+    tenant = _tenant_filter(visit)
+    found = console.review.next(visit.actor, tenant)
+    note = visit.request.query_params.get("note", "")
+    note = note if note in QUEUE_NOTES else ""
+    if found is None:
+        return console.redirect(visit, "/queue?note=" + (note or "empty"))
+    path = f"/queue/{quote(found.tenant, safe='')}/{found.id}"
+    return console.redirect(visit, path + (f"?note={note}" if note else ""))
+
+
+def _item_path(visit: Visit) -> tuple[str, str]:
+    return visit.request.path_params["tenant"], visit.request.path_params["message_id"]
+
+
+async def held_page(console: Console, visit: Visit) -> Response:
+    _require_page(visit, "/queue")
+    tenant, message_id = _item_path(visit)
+    item = console.review.item(visit.actor, tenant, message_id)
+    note = QUEUE_NOTES.get(visit.request.query_params.get("note", ""), "")
+    return console.render(visit, "held.html", item=item, note=note)
+
+
+async def review_held(console: Console, visit: Visit) -> Response:
+    _require_page(visit, "/queue")
+    tenant, message_id = _item_path(visit)
+    action = visit.field("action")
+    if action not in ACTIONS:
+        raise Refused(400, "action: one of release, block or escalate.")
+    note = visit.field("note")[:2000]
+    review = console.review
+    if visit.field("confirmed") != "yes":
+        item = review.item(visit.actor, tenant, message_id)
+        if item.message.status != "held":
+            raise Refused(409, f"Message {message_id} is {item.message.status} already.")
+        return console.render(
+            visit,
+            "review_confirm.html",
+            message=item.message,
+            action=action,
+            label=ACTIONS[action],
+            what=review.describe(item, action),  # type: ignore[arg-type]
+            note=note,
+        )
+    try:
+        review.act(visit.actor, tenant, message_id, action, note)  # type: ignore[arg-type]
+    except AlreadyReviewed as exc:
+        raise Refused(409, f"Message {message_id} is {exc.message.status} already.") from exc
+    return console.redirect(visit, f"/queue/next?note={action}")
+
+
+# -- the audit log ---------------------------------------------------------------------
+
+
+async def audit_page(console: Console, visit: Visit, result: Any = None) -> Response:
+    _require_page(visit, "/audit")
+    params = visit.request.query_params
+    tenant = params.get("tenant", "").strip() or None
+    kind = params.get("kind", "").strip() or None
+    raw = params.get("before", "")
+    if raw and not raw.isdigit():
+        raise Refused(400, "before: a sequence number.")
+    log = console.enforcement.store.audit
+    entries = log.recent(tenant, kind=kind, before=int(raw) if raw else None, limit=PAGE_SIZE + 1)
+    more = entries[PAGE_SIZE - 1].seq if len(entries) > PAGE_SIZE else ""
+    return console.render(
+        visit,
+        "audit.html",
+        entries=entries[:PAGE_SIZE],
+        more=more,
+        tenant=tenant,
+        kind=kind,
+        result=result,
+    )
+
+
+async def audit_verify(console: Console, visit: Visit) -> Response:
+    _require_page(visit, "/audit")
+    from aupguard.audit.keys import load_signer
+    from aupguard.audit.verify import verify_log
+
+    signer = load_signer()
+    key = signer.key.public_key() if signer is not None else None
+    log = console.enforcement.store.audit
+    return await audit_page(console, visit, verify_log(log, key))
+
+
 def _days(now: datetime, then: datetime) -> int:
     return (now - then).days
 
@@ -604,6 +762,12 @@ def create_console(services: Services) -> Starlette:
         *route("/users/{user_id}/reset-2fa", None, reset_second_factor),
         *route("/members", members_page, None),
         *route("/members/{user_id}/revoke", None, revoke_member),
+        *route("/queue", queue_page, None),
+        *route("/queue/next", queue_next, None),
+        *route("/queue/{tenant}/{message_id}", held_page, None),
+        *route("/queue/{tenant}/{message_id}/review", None, review_held),
+        *route("/audit", audit_page, None),
+        *route("/audit/verify", None, audit_verify),
     ]
     app = Starlette(routes=routes, middleware=[Middleware(_SecurityHeaders)])
     app.state.console = console

@@ -21,8 +21,10 @@ __all__ = [
     "DecisionQuery",
     "DecisionRecord",
     "IdempotencyEntry",
+    "MessageQuery",
     "MessageRecord",
     "OutboxEntry",
+    "cursor_of",
     "decode_cursor",
     "encode_cursor",
     "new_id",
@@ -130,7 +132,9 @@ class OutboxEntry:
     created_at: datetime
     next_attempt_at: datetime
     attempts: int = 0
-    state: Literal["pending", "done", "dead"] = "pending"
+    state: Literal["pending", "held", "done", "dead"] = "pending"
+    """held: a held message's delivery, kept (with its body and the evidence of the
+    rules that held it) until a reviewer releases it (pending) or blocks it (done)."""
     last_error: str | None = None
 
 
@@ -189,10 +193,39 @@ class DecisionQuery:
         )
 
 
+@dataclass(frozen=True, slots=True)
+class MessageQuery:
+    """Messages by tenant (None: every tenant, for staff), status and sender, a page at
+    a time by keyset over (created_at, id): never an OFFSET."""
+
+    tenant: str | None = None
+    statuses: tuple[str, ...] = ()
+    sender: str | None = None
+    limit: int = 50
+    after: tuple[datetime, str] | None = None
+    """Keyset cursor: messages strictly past (created_at, id) in the page's order."""
+    oldest_first: bool = False
+
+    def matches(self, m: MessageRecord) -> bool:
+        key = (m.created_at, m.id)
+        past = self.after is None or (key > self.after if self.oldest_first else key < self.after)
+        return (
+            (self.tenant is None or m.tenant == self.tenant)
+            and (not self.statuses or m.status in self.statuses)
+            and (self.sender is None or m.sender == self.sender)
+            and past
+        )
+
+
 def encode_cursor(record: DecisionRecord) -> str:
     """``<microseconds since the epoch>-<id>`` of the last decision of a page."""
-    micros = (record.at - EPOCH) // timedelta(microseconds=1)
-    return f"{micros}-{record.id}"
+    return cursor_of(record.at, record.id)
+
+
+def cursor_of(at: datetime, ident: str) -> str:
+    """A keyset cursor for (time, id): ``<microseconds since the epoch>-<id>``."""
+    micros = (at - EPOCH) // timedelta(microseconds=1)
+    return f"{micros}-{ident}"
 
 
 def decode_cursor(cursor: str) -> tuple[datetime, str] | None:

@@ -51,10 +51,11 @@ from aupguard.outbox.model import (
     DecisionQuery,
     DecisionRecord,
     IdempotencyEntry,
+    MessageQuery,
     MessageRecord,
     OutboxEntry,
 )
-from aupguard.outbox.store import StatusUpdate
+from aupguard.outbox.store import Review, StatusUpdate
 from aupguard.store.base import Base, UtcDateTime
 from aupguard.store.db import Database
 
@@ -84,6 +85,8 @@ messages = Table(
     Column("api", String(16), nullable=False),
     Column("account_sid", String(64), nullable=True),
     Index("ix_gateway_messages_tenant_created", "tenant", "created_at"),
+    Index("ix_gateway_messages_status_created", "status", "created_at", "id"),
+    Index("ix_gateway_messages_tenant_sender", "tenant", "sender", "created_at"),
 )
 
 decisions = Table(
@@ -118,6 +121,7 @@ outbox = Table(
     Column("state", String(8), nullable=False),
     Column("last_error", Text, nullable=True),
     Index("ix_gateway_outbox_state_due", "state", "next_attempt_at"),
+    Index("ix_gateway_outbox_message", "message_id"),
 )
 
 idempotency = Table(
@@ -356,6 +360,61 @@ class SqlMessageStore:
         with self.db.engine.connect() as conn:
             rows = conn.execute(stmt.limit(query.limit)).all()
         return [_decision(r) for r in rows]
+
+    def find_messages(self, query: MessageQuery) -> list[MessageRecord]:
+        c = messages.c
+        where = []
+        if query.tenant is not None:
+            where.append(c.tenant == query.tenant)
+        if query.statuses:
+            where.append(c.status.in_(query.statuses))
+        if query.sender is not None:
+            where.append(c.sender == query.sender)
+        if query.after is not None:
+            at, ident = query.after
+            if query.oldest_first:
+                where.append(or_(c.created_at > at, and_(c.created_at == at, c.id > ident)))
+            else:
+                where.append(or_(c.created_at < at, and_(c.created_at == at, c.id < ident)))
+        order = (c.created_at, c.id) if query.oldest_first else (c.created_at.desc(), c.id.desc())
+        stmt = select(messages).where(*where).order_by(*order).limit(query.limit)
+        with self.db.engine.connect() as conn:
+            rows = conn.execute(stmt).all()
+        return [_message(r) for r in rows]
+
+    def held_entry(self, tenant: str, message_id: str) -> OutboxEntry | None:
+        c = outbox.c
+        stmt = select(outbox).where(
+            c.message_id == message_id, c.tenant == tenant, c.state == "held"
+        )
+        with self.db.engine.connect() as conn:
+            row = conn.execute(stmt.limit(1)).one_or_none()
+        return _entry(row) if row is not None else None
+
+    def review(
+        self, tenant: str, message_id: str, outcome: Review, now: datetime
+    ) -> MessageRecord | None:
+        status = "queued" if outcome == "release" else "blocked"
+        m = messages.c
+        with self._write() as conn:
+            # conditional: of two reviewers acting at once, one wins
+            done = conn.execute(
+                update(messages)
+                .where(m.tenant == tenant, m.id == message_id, m.status == "held")
+                .values(status=status, updated_at=now)
+            )
+            if done.rowcount != 1:
+                return None
+            entry = update(outbox).where(
+                outbox.c.message_id == message_id,
+                outbox.c.tenant == tenant,
+                outbox.c.state == "held",
+            )
+            if outcome == "release":
+                conn.execute(entry.values(state="pending", next_attempt_at=now))
+            else:  # a blocked message's body is not kept
+                conn.execute(entry.values(state="done", payload="", next_attempt_at=now))
+        return self.message(tenant, message_id)
 
     # -- the delivery worker -------------------------------------------------------------
 

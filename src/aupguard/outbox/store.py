@@ -22,14 +22,20 @@ from aupguard.outbox.model import (
     DecisionQuery,
     DecisionRecord,
     IdempotencyEntry,
+    MessageQuery,
     MessageRecord,
     OutboxEntry,
 )
 
-__all__ = ["MemoryMessageStore", "MessageStore", "StatusUpdate"]
+__all__ = ["MemoryMessageStore", "MessageStore", "Review", "StatusUpdate"]
 
 StatusUpdate = tuple[str, int | None]
 """A message's new status and error code."""
+
+Review = Literal["release", "block"]
+"""A reviewer's outcome for a held message: deliver it (its held outbox entry becomes
+pending, the message queued) or refuse it (the entry is done and its body dropped,
+the message blocked)."""
 
 
 class MessageStore(Protocol):
@@ -46,6 +52,21 @@ class MessageStore(Protocol):
 
     def decisions(self, tenant: str, query: DecisionQuery) -> list[DecisionRecord]:
         """The tenant's decisions matching `query`, newest first, at most `query.limit`."""
+        ...
+
+    def find_messages(self, query: MessageQuery) -> list[MessageRecord]:
+        """Messages matching `query`, in its order (newest first unless `oldest_first`)."""
+        ...
+
+    def held_entry(self, tenant: str, message_id: str) -> OutboxEntry | None:
+        """The held delivery of a held message (its body and evidence)."""
+        ...
+
+    def review(
+        self, tenant: str, message_id: str, outcome: Review, now: datetime
+    ) -> MessageRecord | None:
+        """Release or block a held message and its held entry, in one transaction;
+        None when the message is not (or no longer) held."""
         ...
 
     def claim(self, now: datetime, limit: int, lease: timedelta) -> list[OutboxEntry]:
@@ -129,6 +150,40 @@ class MemoryMessageStore:
             found = [d for d in self.decision_log if d.tenant == tenant and query.matches(d)]
         found.sort(key=lambda d: (d.at, d.id), reverse=True)
         return found[: query.limit]
+
+    def find_messages(self, query: MessageQuery) -> list[MessageRecord]:
+        with self._lock:
+            found = [m for m in self.messages.values() if query.matches(m)]
+        found.sort(key=lambda m: (m.created_at, m.id), reverse=not query.oldest_first)
+        return found[: query.limit]
+
+    def held_entry(self, tenant: str, message_id: str) -> OutboxEntry | None:
+        with self._lock:
+            return next(
+                (
+                    e
+                    for e in self.outbox.values()
+                    if e.tenant == tenant and e.message_id == message_id and e.state == "held"
+                ),
+                None,
+            )
+
+    def review(
+        self, tenant: str, message_id: str, outcome: Review, now: datetime
+    ) -> MessageRecord | None:
+        with self._lock:
+            found = self.messages.get((tenant, message_id))
+            if found is None or found.status != "held":
+                return None
+            for entry in list(self.outbox.values()):
+                if entry.message_id == message_id and entry.state == "held":
+                    self.outbox[entry.id] = (
+                        replace(entry, state="pending", next_attempt_at=now)
+                        if outcome == "release"
+                        else replace(entry, state="done", payload={}, next_attempt_at=now)
+                    )
+            status = "queued" if outcome == "release" else "blocked"
+            return self._set_status(tenant, message_id, (status, found.error_code), now)
 
     def claim(self, now: datetime, limit: int, lease: timedelta) -> list[OutboxEntry]:
         with self._lock:

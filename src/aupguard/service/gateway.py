@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any, Literal, cast
 
 from aupguard.actors import Actor, Forbidden, Role, require
-from aupguard.engine.decision import Decision, Verdict
+from aupguard.engine.decision import Decision, RuleHit, Verdict
 from aupguard.engine.events import AnyEvent, OutboundMessage
 from aupguard.outbox.model import (
     Accept,
@@ -40,6 +40,7 @@ __all__ = [
     "decision_record",
     "for_tenant",
     "get_message",
+    "held_hit",
     "list_decisions",
     "native_status",
     "prepare_send",
@@ -185,9 +186,11 @@ def prepare_send(
         "status_callback": status_callback,
     }
     entries: list[OutboxEntry] = []
-    if status == "queued":
+    if status in ("queued", "held"):  # held: kept for a reviewer to release or block
         payload["body"] = event.body
         payload["media"] = [m.url for m in event.media if m.url]
+        if status == "held":
+            payload["hits"] = [held_hit(h) for h in decision.hits]
         entries.append(
             OutboxEntry(
                 id=new_id("OB"),
@@ -197,6 +200,7 @@ def prepare_send(
                 payload=payload,
                 created_at=now,
                 next_attempt_at=now,
+                state="pending" if status == "queued" else "held",
             )
         )
     elif status == "failed" and status_callback:  # refused after acceptance (Twilio 30007)
@@ -210,6 +214,19 @@ def prepare_send(
             )
         )
     return Prepared(tenant, decision, record, message, tuple(entries))
+
+
+def held_hit(hit: RuleHit) -> dict[str, Any]:
+    """What a reviewer needs of a rule that held a message: the rule, its clauses and
+    severity, and its evidence (spans of the body with their redacted excerpts)."""
+    return {
+        "rule": hit.rule,
+        "title": hit.title,
+        "clauses": list(hit.clauses),
+        "severity": hit.severity.value,
+        "action": hit.action.value,
+        "evidence": [e.to_dict() for e in hit.evidence],
+    }
 
 
 def request_hash(body: bytes, *extra: str) -> str:
