@@ -10,8 +10,9 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, ClassVar
 
+import hiredis
 import pytest
 import redis
 from hypothesis import given, settings
@@ -213,17 +214,31 @@ def test_check_many_is_check_in_order(store: CounterStore) -> None:
     assert [r.admitted for r in results] == [True, True, True, False]
 
 
+class _Recording(redis.Connection):
+    """A connection that records the commands it writes (parsed back from RESP)."""
+
+    sent: ClassVar[list[str]] = []
+
+    def send_packed_command(self, command: Any, check_health: bool = True) -> None:
+        reader = hiredis.Reader()
+        for chunk in [command] if isinstance(command, bytes | str) else command:
+            reader.feed(chunk.encode() if isinstance(chunk, str) else chunk)
+        while (parsed := reader.gets()) is not False:
+            self.sent.append(parsed[0].decode().upper())
+        super().send_packed_command(command, check_health)  # type: ignore[no-untyped-call]
+
+
+def _recording(client: redis.Redis) -> tuple[redis.Redis, list[str]]:
+    kwargs = client.connection_pool.connection_kwargs
+    pool = redis.ConnectionPool(connection_class=_Recording, **kwargs)
+    _Recording.sent = []
+    return redis.Redis(connection_pool=pool), _Recording.sent
+
+
 def test_redis_checks_five_limits_in_one_evalsha(redis_keys: tuple[redis.Redis, str]) -> None:
     client, prefix = redis_keys
-    seen: list[str] = []
-
-    class Counting(redis.Redis):
-        def execute_command(self, *args: Any, **options: Any) -> Any:
-            seen.append(str(args[0]))
-            return super().execute_command(*args, **options)  # type: ignore[no-untyped-call]
-
-    counting = Counting(connection_pool=client.connection_pool)
-    store = RedisCounters(counting, prefix)  # the server's clock
+    recording, seen = _recording(client)
+    store = RedisCounters(recording, prefix)  # the server's clock
     windows = day_windows("America/Los_Angeles", _now(client))
     limits = [
         rate(1, 1.0),
@@ -244,6 +259,39 @@ def test_redis_checks_five_limits_in_one_evalsha(redis_keys: tuple[redis.Redis, 
 def _now(client: redis.Redis) -> float:
     seconds, micros = client.time()
     return float(seconds) + micros / 1e6
+
+
+def test_a_batch_is_one_write_of_one_evalsha_per_event(redis_keys: tuple[redis.Redis, str]) -> None:
+    client, prefix = redis_keys
+    recording, seen = _recording(client)
+    store = RedisCounters(recording, prefix)
+    store.load()
+    seen.clear()
+    lim = rate(2, 60.0, burst=2)
+    results = store.check_many([("t", [lim, rate(9, key="x")]), ("t", []), ("t", [lim])] * 2)
+    assert [r.admitted for r in results] == [True, True, True, False, True, False]
+    assert seen == ["EVALSHA"] * 4  # an event without limits sends nothing
+
+
+def test_a_flushed_script_is_loaded_again_and_nothing_counts_twice(
+    redis_keys: tuple[redis.Redis, str],
+) -> None:
+    client, prefix = redis_keys
+    store = RedisCounters(client, prefix)
+    lim = rate(3, 60.0, burst=3)
+    assert store.check("t", [lim]).admitted
+    client.script_flush()  # what a restarted Redis looks like to a worker
+    results = store.check_many([("t", [lim]), ("t", [lim]), ("t", [lim])])
+    assert [r.admitted for r in results] == [True, True, False]
+    assert store.usage("t", lim) == pytest.approx(3, abs=0.01)
+
+
+def test_a_script_error_is_counter_unavailable(redis_keys: tuple[redis.Redis, str]) -> None:
+    client, prefix = redis_keys
+    store = RedisCounters(client, prefix)
+    stale = Limit("plan_quota", LimitKind.QUOTA, "a", 10, windows=(0.0, 1.0, 2.0, 3.0))
+    with pytest.raises(CounterUnavailable, match="QUOTAWINDOW"):
+        store.check("t", [stale])
 
 
 def test_unreachable_redis_raises_counter_unavailable() -> None:

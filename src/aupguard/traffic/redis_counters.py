@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 from functools import lru_cache
 from typing import Any
 
+import hiredis
 import redis
 
 from aupguard.traffic.counters import (
@@ -50,48 +51,48 @@ else
   now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 end
 local out = {0, now}
+local n = #KEYS
+local kinds, limits, costs, as, keys = {}, {}, {}, {}, {}
 local plan = {}
 local all = 1
--- first pass: the keys whose value decides (rates, and quotas in the window
--- that holds the time), read with one MGET
-local fetch, slot, qkey, qend = {}, {}, {}, {}
-for i = 1, #KEYS do
+-- first pass: parse each key's arguments once; collect the keys whose value
+-- decides (rates, and quotas in the window that holds the time) for one MGET
+local fetch, slot, qend = {}, {}, {}
+for i = 1, n do
   local base = 1 + (i - 1) * 8
   local kind = ARGV[base + 1]
+  kinds[i] = kind
+  limits[i] = tonumber(ARGV[base + 2])
+  costs[i] = tonumber(ARGV[base + 3])
+  as[i] = tonumber(ARGV[base + 4])
+  keys[i] = KEYS[i]
   if kind == 'r' then
     fetch[#fetch + 1] = KEYS[i]
     slot[i] = #fetch
   elseif kind == 'q' then
-    local w = {tonumber(ARGV[base + 4]), tonumber(ARGV[base + 5]),
-               tonumber(ARGV[base + 6]), tonumber(ARGV[base + 7])}
     for j = 1, 3 do
-      if now >= w[j] and now < w[j + 1] then
-        qkey[i] = KEYS[i] .. ':' .. string.format('%.0f', w[j])
-        qend[i] = w[j + 1]
+      local from, to = tonumber(ARGV[base + 3 + j]), tonumber(ARGV[base + 4 + j])
+      if now >= from and now < to then
+        keys[i] = KEYS[i] .. ':' .. string.format('%.0f', from)
+        qend[i] = to
       end
     end
-    if not qkey[i] then
+    if not qend[i] then
       return redis.error_reply('QUOTAWINDOW no quota window holds the server time')
     end
-    fetch[#fetch + 1] = qkey[i]
+    fetch[#fetch + 1] = keys[i]
     slot[i] = #fetch
   end
 end
 local values = {}
 if #fetch > 0 then values = redis.call('MGET', unpack(fetch)) end
-for i = 1, #KEYS do
-  local base = 1 + (i - 1) * 8
-  local kind = ARGV[base + 1]
-  local limit = tonumber(ARGV[base + 2])
-  local cost = tonumber(ARGV[base + 3])
-  local a = tonumber(ARGV[base + 4])
-  local member = ARGV[base + 8]
-  local key = KEYS[i]
+for i = 1, n do
+  local kind, limit, cost, a = kinds[i], limits[i], costs[i], as[i]
   local ok, wait, remaining = 1, -1, 0
   if kind == 'r' then
     local tat = tonumber(values[slot[i]] or now)
     if tat < now then tat = now end
-    local b = tonumber(ARGV[base + 5])
+    local b = tonumber(ARGV[(i - 1) * 8 + 6])
     local new_tat = tat + cost * a
     local room = b
     if cost * a > room then room = cost * a end
@@ -103,8 +104,8 @@ for i = 1, #KEYS do
     local used = tonumber(values[slot[i]] or '0')
     remaining = limit - used
     if used + cost > limit then ok = 0; wait = qend[i] - now end
-    plan[i] = {qkey[i], qend[i]}
   else
+    local key, member = keys[i], ARGV[i * 8 + 1]
     local horizon = now - a
     if kind == 'g' then horizon = now end
     redis.call('ZREMRANGEBYSCORE', key, '-inf', horizon)
@@ -124,24 +125,20 @@ for i = 1, #KEYS do
   out[#out + 1] = math.floor(remaining)
 end
 if all == 1 then
-  for i = 1, #KEYS do
-    local base = 1 + (i - 1) * 8
-    local kind = ARGV[base + 1]
-    local a = tonumber(ARGV[base + 4])
-    local key = KEYS[i]
+  for i = 1, n do
+    local kind, key = kinds[i], keys[i]
     if kind == 'r' then
       local ttl = math.ceil((plan[i] - now) / 1000) + 1000
       redis.call('SET', key, string.format('%.0f', plan[i]), 'PX', ttl)
     elseif kind == 'q' then
-      local cost = tonumber(ARGV[base + 3])
-      if redis.call('INCRBY', plan[i][1], cost) == cost then
-        redis.call('PEXPIRE', plan[i][1], math.ceil((plan[i][2] - now) / 1000) + 3600000)
+      if redis.call('INCRBY', key, costs[i]) == costs[i] then
+        redis.call('PEXPIRE', key, math.ceil((qend[i] - now) / 1000) + 3600000)
       end
     else
       local score = now
-      if kind == 'g' then score = now + a end
-      redis.call('ZADD', key, string.format('%.0f', score), ARGV[base + 8])
-      redis.call('PEXPIRE', key, math.ceil(a / 1000) + 1000)
+      if kind == 'g' then score = now + as[i] end
+      redis.call('ZADD', key, string.format('%.0f', score), ARGV[i * 8 + 1])
+      redis.call('PEXPIRE', key, math.ceil(as[i] / 1000) + 1000)
     end
   end
 end
@@ -157,8 +154,13 @@ def _key(prefix: str, tenant: str, kind: LimitKind, key: str) -> str:
 
 
 @lru_cache(maxsize=65536)
-def _limit_args(lim: Limit) -> tuple[str, ...]:
-    """The 8 script arguments of a limit (limits repeat: computed once)."""
+def _key_bytes(prefix: str, tenant: str, kind: LimitKind, key: str) -> bytes:
+    return _key(prefix, tenant, kind, key).encode()
+
+
+@lru_cache(maxsize=65536)
+def _limit_args(lim: Limit) -> tuple[bytes, ...]:
+    """The 8 script arguments of a limit, encoded (limits repeat: computed once)."""
     a = b = c = d = 0.0
     member = ""
     if lim.kind is LimitKind.RATE:
@@ -169,16 +171,8 @@ def _limit_args(lim: Limit) -> tuple[str, ...]:
     else:
         a = lim.period * _US
         member = member_digest(lim.member)
-    return (
-        _KIND[lim.kind],
-        repr(lim.limit),
-        str(lim.cost),
-        repr(a),
-        repr(b),
-        repr(c),
-        repr(d),
-        member,
-    )
+    values = (_KIND[lim.kind], repr(lim.limit), str(lim.cost), *map(repr, (a, b, c, d)), member)
+    return tuple(v.encode() for v in values)
 
 
 _RELEASE = "redis.call('ZREM', KEYS[1], ARGV[1]) return 1"
@@ -203,11 +197,17 @@ class RedisCounters:
     def key(self, tenant: str, limit: Limit) -> str:
         return _key(self.prefix, tenant, limit.kind, limit.key)
 
-    def _args(self, limits: Sequence[Limit]) -> list[Any]:
-        argv: list[Any] = ["" if self._clock is None else repr(math.floor(self._clock() * _US))]
+    def _command(self, sha: bytes, tenant: str, limits: Sequence[Limit]) -> bytes:
+        """One EVALSHA of the check script, packed for the wire (keys and arguments are
+        cached per limit, so a message costs one join in C)."""
+        now = b"" if self._clock is None else repr(math.floor(self._clock() * _US)).encode()
+        keys = [_key_bytes(self.prefix, tenant, lim.kind, lim.key) for lim in limits]
+        args = [now]
         for lim in limits:
-            argv += _limit_args(lim)
-        return argv
+            args += _limit_args(lim)
+        parts = (b"EVALSHA", sha, len(keys), *keys, *args)
+        # hiredis's stub types the argument as a 1-tuple; it takes any length
+        return hiredis.pack_command(parts)  # type: ignore[arg-type,no-any-return]
 
     # script
 
@@ -223,36 +223,59 @@ class RedisCounters:
     def check(self, tenant: str, limits: Sequence[Limit]) -> CheckResult:
         if not limits:
             return CheckResult(True, (), self._now_local())
-        keys = [self.key(tenant, lim) for lim in limits]
-        argv = self._args(limits)
-        try:
-            reply = self._evalsha(keys, argv)
-        except redis.RedisError as exc:
-            raise CounterUnavailable(f"redis: {type(exc).__name__}: {exc}") from exc
-        return _parse(limits, reply)
+        return self.check_many([(tenant, limits)])[0]
 
     def check_many(self, batch: Sequence[tuple[str, Sequence[Limit]]]) -> list[CheckResult]:
-        sha = self.load()
+        """Every event's check in one write and one read on one connection (pipelined).
+
+        The commands are packed here rather than through redis-py's pipeline,
+        which spends more time per command than the script does. A connection
+        error is not retried: a check may have been consumed before the
+        connection broke, so the caller's failure mode decides."""
+        todo = [i for i, (_, limits) in enumerate(batch) if limits]
+        replies: dict[int, Any] = {}
+        for attempt in range(2):  # a second time only for NOSCRIPT (the server restarted)
+            sha = self.load().encode()
+            packed = [self._command(sha, *batch[i]) for i in todo]
+            for i, reply in zip(todo, self._round_trip(packed), strict=True):
+                replies[i] = reply
+            todo = [i for i in todo if isinstance(replies[i], redis.exceptions.NoScriptError)]
+            if not todo:
+                break
+            if attempt == 0:
+                self._sha = None
+        for reply in replies.values():
+            if isinstance(reply, redis.RedisError):
+                raise CounterUnavailable(f"redis: {type(reply).__name__}: {reply}")
+        return [
+            _parse(limits, replies[i]) if limits else CheckResult(True, (), self._now_local())
+            for i, (_, limits) in enumerate(batch)
+        ]
+
+    def _round_trip(self, packed: list[bytes]) -> list[Any]:
+        """Send packed commands on one pooled connection; their replies (errors as values)."""
+        pool = self.client.connection_pool
         try:
-            pipe = self.client.pipeline(transaction=False)
-            for tenant, limits in batch:
-                keys = [self.key(tenant, lim) for lim in limits]
-                pipe.evalsha(sha, len(keys), *keys, *self._args(limits))
-            replies = pipe.execute()
-        except redis.exceptions.NoScriptError:
-            self._sha = None
-            return [self.check(tenant, limits) for tenant, limits in batch]
+            conn = pool.get_connection()
         except redis.RedisError as exc:
             raise CounterUnavailable(f"redis: {type(exc).__name__}: {exc}") from exc
-        return [_parse(limits, r) for (_, limits), r in zip(batch, replies, strict=True)]
-
-    def _evalsha(self, keys: list[str], argv: list[Any]) -> Any:
-        sha = self.load()
         try:
-            return self.client.evalsha(sha, len(keys), *keys, *argv)
-        except redis.exceptions.NoScriptError:  # the server restarted: load again, once
-            self._sha = None
-            return self.client.evalsha(self.load(), len(keys), *keys, *argv)
+            conn.send_packed_command([b"".join(packed)])  # type: ignore[no-untyped-call]
+            replies: list[Any] = []
+            for _ in packed:
+                try:
+                    replies.append(conn.read_response())
+                except redis.ResponseError as exc:  # this command's error; the next follow
+                    replies.append(exc)
+            return replies
+        except redis.RedisError as exc:
+            conn.disconnect()  # type: ignore[no-untyped-call]
+            raise CounterUnavailable(f"redis: {type(exc).__name__}: {exc}") from exc
+        except BaseException:
+            conn.disconnect()  # type: ignore[no-untyped-call]
+            raise
+        finally:
+            pool.release(conn)
 
     def release(self, tenant: str, limit: Limit) -> None:
         if limit.kind is not LimitKind.GAUGE:
