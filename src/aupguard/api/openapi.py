@@ -102,14 +102,19 @@ def _operation(op: Operation, schemas: _Schemas) -> dict[str, Any]:
     params: list[dict[str, Any]] = []
     for name in re.findall(r"\{(\w+)(?::\w+)?\}", op.path):
         if name:
-            params.append(
-                {
-                    "name": name,
-                    "in": "path",
-                    "required": True,
-                    "schema": {"type": "string", "minLength": 1, "maxLength": 128},
-                }
-            )
+            spec = op.path_params.get(name)
+            param: dict[str, Any] = {
+                "name": name,
+                "in": "path",
+                "required": True,
+                "schema": {"type": "string", "minLength": 1, "maxLength": 128},
+            }
+            if spec is not None:
+                param["description"] = spec.description
+                param["schema"] = {"type": "string", "maxLength": spec.max_length}
+                if spec.pattern:
+                    param["schema"]["pattern"] = spec.pattern
+            params.append(param)
     for name, q in op.query.items():
         schema: dict[str, Any] = {"type": "string", "maxLength": q.max_length}
         if q.pattern:

@@ -105,6 +105,8 @@ class Operation:
     error_model: type[BaseModel] | None = None
     """The error answers' schema in the OpenAPI document, when it is not ErrorBody."""
     security: str = "apiKey"
+    path_params: dict[str, QueryParam] = field(default_factory=dict)
+    """Path parameters' documentation and pattern (default: any 1-128 characters)."""
     response_media: str = JSON
     """The media type of the answers documented in `responses` (TwiML: application/xml)."""
     adapter: TypeAdapter[Any] | None = field(default=None)

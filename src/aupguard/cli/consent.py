@@ -18,11 +18,12 @@ from aupguard.config import Settings
 from aupguard.consent.csvio import BadLine, FileProblem, parse_consent_csv, parse_dnc_csv
 from aupguard.consent.csvio import write_consent_csv as _write_csv
 from aupguard.consent.keywords import KeywordIndex
-from aupguard.consent.model import ALL, ConsentEvent, ConsentKind, ConsentStatus, fold
+from aupguard.consent.model import ConsentEvent
 from aupguard.consent.quiet_hours import QuietIndex
-from aupguard.consent.service import business_days_after, record_inbound
+from aupguard.consent.service import record_inbound
 from aupguard.consent.source import recipient_key
 from aupguard.consent.sql import SqlConsentStore, SqlDncStore
+from aupguard.consent.status import honour_terms, revocations, scope_states
 from aupguard.consent.store import PLATFORM_LIST
 from aupguard.engine.events import InboundMessage
 from aupguard.identity.numbering import e164
@@ -160,16 +161,12 @@ def consent_export(
 def _by_scope(events: list[ConsentEvent], at: datetime) -> Table:
     """The state in effect per scope and channel (a ``*`` channel event covers them all)."""
     table = Table("scope", "channel", "status", "since", "method", "source", "wording")
-    pairs = sorted({(e.scope, e.channel) for e in events})
-    for scope, channel in pairs:
-        if channel == ALL:
-            view = fold([e for e in events if e.channel == ALL], at, frozenset({scope}))
-        else:
-            view = fold(events, at, frozenset({scope}), channel)
+    for state in scope_states(events, at):
+        view = state.view
         e = view.event
         table.add_row(
-            scope,
-            channel,
+            state.scope,
+            state.channel,
             view.status.value,
             view.since.isoformat() if view.since else "",
             view.method or "",
@@ -182,34 +179,14 @@ def _by_scope(events: list[ConsentEvent], at: datetime) -> Table:
 def _deadlines(events: list[ConsentEvent], at: datetime, pack: str) -> None:
     """For each scope whose opt-out is in effect: when it came and the outer limit for
     honouring it (it is honoured at once: the ledger is read at every send)."""
-    data = load_engine(pack).pack.data
-    keywords = data.get("consent_keywords")
-    quiet = data.get("quiet_hours")
-    days = keywords.spec.honour_within_business_days if isinstance(keywords, KeywordIndex) else 10
-    holidays = quiet.holidays_of("US") if isinstance(quiet, QuietIndex) else frozenset()
-    for scope in sorted({e.scope for e in events}):
-        view = fold(events, at, frozenset({scope}))
-        if view.event is None or view.status is not ConsentStatus.OPTED_OUT:
-            continue
-        # the revocation arrived with the first opt-out after the last opt-in
-        scoped = sorted((e for e in events if e.scope == scope and e.at <= at), key=_when)
-        last_in = max((e.at for e in scoped if e.kind is ConsentKind.OPT_IN), default=None)
-        received = min(
-            e.at
-            for e in scoped
-            if e.kind is ConsentKind.OPT_OUT and (last_in is None or e.at >= last_in)
-        )
-        limit = business_days_after(received, days, holidays)
-        state = "passed" if limit <= at else "open"
+    days, holidays = honour_terms(load_engine(pack).pack.data, "US")
+    for r in revocations(events, at, days, holidays):
+        state = "passed" if r.honour_by <= at else "open"
         console.print(
-            f"opt-out {scope}: received {received.isoformat()}, in effect at once; "
-            f"outer limit {limit.isoformat()} ({days} business days, {state})",
+            f"opt-out {r.scope}: received {r.received.isoformat()}, in effect at once; "
+            f"outer limit {r.honour_by.isoformat()} ({days} business days, {state})",
             soft_wrap=True,
         )
-
-
-def _when(event: ConsentEvent) -> datetime:
-    return event.at
 
 
 @consent_app.command("show")

@@ -25,6 +25,7 @@ __all__ = [
     "ConsentMethod",
     "ConsentStatus",
     "ConsentView",
+    "check_scope",
     "fold",
     "scopes_for",
 ]
@@ -80,12 +81,17 @@ class ConsentEvent(BaseModel):
     @field_validator("scope")
     @classmethod
     def _scope(cls, value: str) -> str:
-        if value == ALL:
-            return value
-        kind, sep, name = value.partition(":")
-        if not sep or kind not in _SCOPE_KINDS or not name:
-            raise ValueError("scope is '*', 'sender:<number>', 'brand:<id>' or 'campaign:<id>'")
+        return check_scope(value)
+
+
+def check_scope(value: str) -> str:
+    """`value` if it is a scope ('*', 'sender:<number>', 'brand:<id>', 'campaign:<id>')."""
+    if value == ALL:
         return value
+    kind, sep, name = value.partition(":")
+    if not sep or kind not in _SCOPE_KINDS or not name:
+        raise ValueError("scope is '*', 'sender:<number>', 'brand:<id>' or 'campaign:<id>'")
+    return value
 
 
 class ConsentStatus(StrEnum):

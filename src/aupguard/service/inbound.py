@@ -17,8 +17,8 @@ from typing import Any, cast
 
 from aupguard.actors import Actor, require
 from aupguard.consent.keywords import KeywordIndex
-from aupguard.consent.quiet_hours import QuietIndex
 from aupguard.consent.service import InboundOutcome, record_inbound
+from aupguard.consent.status import honour_terms
 from aupguard.consent.store import ConsentStore
 from aupguard.engine.decision import Decision
 from aupguard.engine.events import InboundMessage
@@ -107,12 +107,7 @@ def handle_inbound(
     keywords = data.get("consent_keywords")
     if not isinstance(keywords, KeywordIndex):
         raise KeywordsMissing()
-    quiet = data.get("quiet_hours")
-    holidays = (
-        quiet.holidays_of(region_of(event.to) or "US")
-        if isinstance(quiet, QuietIndex)
-        else frozenset()
-    )
+    _, holidays = honour_terms(data, region_of(event.to) or "US")
     decision = screener.screen(event, now=now)
     outcome = record_inbound(ledger, keywords, event, now, brand=brand, holidays=holidays)
     record = decision_record(decision, event.account, now, None, event.id)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from aupguard.api.routes import (
     calls,
+    consent,
     enforcement,
     health,
     inbound,
@@ -27,6 +28,7 @@ ROUTERS: list[Router] = [
     keys.router,
     messages.router,
     inbound.router,
+    consent.router,
     calls.router,
     twilio.router,
     twilio_inbound.router,

@@ -202,7 +202,7 @@ RFC3339 = re.compile(
 )
 
 
-def _time(name: str, value: str | None) -> datetime | None:
+def parse_time(name: str, value: str | None) -> datetime | None:
     """An RFC 3339 time (a leap second reads as :59, digits past microseconds are dropped)."""
     if value is None:
         return None
@@ -270,8 +270,8 @@ async def decisions(call: Call) -> dict[str, Any]:
         rule=call.query("rule"),
         clause=call.query("clause"),
         kind=call.query("kind"),
-        since=_time("since", call.query("since")),
-        until=_time("until", call.query("until")),
+        since=parse_time("since", call.query("since")),
+        until=parse_time("until", call.query("until")),
         limit=limit + 1,
         after=after,
     )
