@@ -32,6 +32,11 @@ class Settings(BaseSettings):
     workers: int = Field(default=1, ge=1, le=64)
     max_body_bytes: int = Field(default=262_144, ge=1024)
     """Request bodies larger than this are refused with 413 before they are read."""
+    console_password_max_age_days: int = Field(default=180, ge=0, le=3650)
+    """Console passwords expire after this many days (0: never; see docs/console.md)."""
+    console_password_history: int = Field(default=5, ge=0, le=24)
+    """A new console password must differ from this many previous ones (the current one
+    included; 0: only the policy applies)."""
     key_pepper: SecretStr | None = None
     """Secret key of the keyed digest that API keys are stored under. Changing it
     invalidates every key; keep it out of the database (environment or secret store)."""

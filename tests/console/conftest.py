@@ -72,10 +72,12 @@ class Browserish:
     """A synchronous httpx client over the ASGI app, on https (the session cookie is
     Secure), keeping cookies like a browser and not following redirects."""
 
-    def __init__(self, services: Services) -> None:
+    def __init__(self, services: Services, address: str = "127.0.0.1") -> None:
         self.loop = asyncio.new_event_loop()
         self.client = httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=create_app(services=services)),
+            transport=httpx.ASGITransport(
+                app=create_app(services=services), client=(address, 50000)
+            ),
             base_url="https://testserver",
         )
 

@@ -205,3 +205,40 @@ def test_a_rehash_upgrades_old_parameters(accounts: Accounts) -> None:
     assert result.user is not None
     assert result.user.password_hash != stored.password_hash
     assert "m=65536" in result.user.password_hash
+
+
+def test_a_new_password_differs_from_the_last_five(accounts: Accounts, clock: Clock) -> None:
+    person = make_user(accounts, "rita", None, "reviewer")
+    user = person.user
+    steps = [f"blue {n} harbour lantern" for n in ("one", "two", "three", "four", "five")]
+    current = PASSWORD
+    for new in steps[:4]:
+        clock.advance(days=1)
+        user = accounts.change_password(user, current, new)
+        current = new
+    assert user.password_changed_at == clock.now
+    assert len(user.password_history) == 4
+    with pytest.raises(WeakPassword, match="last 5 passwords"):
+        accounts.change_password(user, current, PASSWORD)
+    user = accounts.change_password(user, current, steps[4])
+    assert accounts.change_password(user, steps[4], PASSWORD).password_history[0] != ""
+    forgetful = Accounts(accounts.users, accounts.passwords, clock=clock, password_history=0)
+    fresh = forgetful.users.find(None, user.id)
+    assert fresh is not None
+    assert forgetful.change_password(fresh, PASSWORD, steps[4]).password_history == ()
+
+
+def test_passwords_expire_after_the_maximum_age_unless_it_is_zero(
+    accounts: Accounts, clock: Clock
+) -> None:
+    person = make_user(accounts, "rita", None, "reviewer")
+    assert accounts.password_max_age == timedelta(days=180)
+    clock.advance(days=179)
+    assert not accounts.password_expired(person.user)
+    clock.advance(days=1)
+    assert accounts.password_expired(person.user)
+    changed = accounts.change_password(person.user, PASSWORD, "blue harbour lantern at dusk")
+    assert not accounts.password_expired(changed)
+    never = Accounts(accounts.users, accounts.passwords, clock=clock, password_max_age=timedelta(0))
+    clock.advance(days=3650)
+    assert not never.password_expired(changed)

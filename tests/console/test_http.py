@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+from dataclasses import replace
 from datetime import timedelta
 
 import httpx
@@ -11,9 +12,15 @@ import pytest
 from markupsafe import escape
 from structlog.testing import capture_logs
 
-from aupguard.api.services import Services
+from aupguard import Engine
+from aupguard.actors import Actor, Role
+from aupguard.api.routes.enforcement import enforcement
+from aupguard.api.services import Services, build_services
+from aupguard.config import Settings
 from aupguard.console import Accounts, Sessions
-from aupguard.console.app import COOKIE
+from aupguard.console.app import COOKIE, console_accounts
+from aupguard.enforcement.incidents import incidents
+from aupguard.enforcement.records import OutboxMessage
 from tests.console.conftest import (
     ADMIN,
     PASSWORD,
@@ -557,3 +564,68 @@ def test_no_navigation_before_the_second_factor(client: Browserish, accounts: Ac
     assert step.status_code == 200
     assert "/console/test-message" not in step.text
     assert 'id="sign-out"' in step.text  # leaving is possible
+
+
+STAFF = Actor("ann", frozenset({Role.REVIEWER}))
+
+
+def test_an_expired_password_must_be_changed_at_the_next_sign_in(
+    client: Browserish, accounts: Accounts, clock: Clock
+) -> None:
+    person = make_user(accounts, "rita", None, "reviewer")
+    clock.advance(days=181)
+    sign_in(client, person, clock)
+    for path in ("/console/", "/console/test-message", "/console/users"):
+        held = client.get(path)
+        assert held.status_code == 303
+        assert held.headers["location"] == "/console/password"
+    page = client.get("/console/password")
+    assert page.status_code == 200
+    assert "more than 180 days old" in page.text
+    assert 'href="/console/test-message"' not in page.text  # no navigation until changed
+    token = csrf_of(page.text)
+    same = client.post(
+        "/console/password",
+        data={"csrf": token, "current": PASSWORD, "new": PASSWORD, "confirm": PASSWORD},
+    )
+    assert same.status_code == 400 and "must differ" in same.text
+    new = "blue harbour lantern at dusk"
+    done = client.post(
+        "/console/password", data={"csrf": token, "current": PASSWORD, "new": new, "confirm": new}
+    )
+    assert done.status_code == 200 and "was changed" in done.text
+    assert client.get("/console/").status_code == 200
+    client.post("/console/sign-out", data={"csrf": csrf_of(client.get("/console/").text)})
+    sign_in(client, replace(person, password=new), clock)
+    assert client.get("/console/").status_code == 200
+
+
+def test_expiry_is_configured_by_settings(engine: Engine) -> None:
+    off = build_services(
+        Settings(database_url="", console_password_max_age_days=0, console_password_history=2),
+        engine=engine,
+    )
+    accounts = console_accounts(off)
+    assert (accounts.password_max_age, accounts.password_history) == (timedelta(0), 2)
+    default = console_accounts(build_services(Settings(database_url=""), engine=engine))
+    assert default.password_max_age == timedelta(days=180)
+
+
+def test_one_account_signed_in_from_two_addresses_is_an_incident(
+    services: Services, accounts: Accounts, clock: Clock
+) -> None:
+    person = make_user(accounts, "ann", "acme", "tenant_admin")
+    here = Browserish(services)
+    again_here = Browserish(services)
+    there = Browserish(services, address="203.0.113.9")
+    svc = services.component(enforcement)
+    sign_in(here, person, clock)
+    sign_in(again_here, person, clock)  # two browsers, one address: not sharing
+    assert incidents(svc, STAFF, "acme") == []
+    sign_in(there, person, clock)
+    (found,) = incidents(svc, STAFF, "acme")
+    assert found.users == ("ann",) and found.clauses == ("O2", "S5")
+    assert "2 addresses" in found.description
+    assert {m.topic for m in svc.store.find(OutboxMessage, "acme")} == {"incident.opened"}
+    for browser in (here, again_here, there):
+        browser.close()

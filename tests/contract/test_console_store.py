@@ -190,3 +190,30 @@ def test_purge_drops_expired_sessions(sessions: SessionStore) -> None:
     assert sessions.purge(T0 + timedelta(hours=13)) == 1
     assert sessions.get("a" * 64) is None
     assert sessions.get("b" * 64) is not None
+
+
+def test_password_age_and_history_read_back(users: UserStore) -> None:
+    written = replace(
+        user("u1", "alice", "acme"),
+        password_changed_at=T0 + timedelta(days=3),
+        password_history=("$argon2id$old1", "$argon2id$old2"),
+    )
+    users.add(written)
+    assert users.find("acme", "u1") == written
+    changed = replace(written, password_history=("$argon2id$old0", "$argon2id$old1"))
+    assert users.save(changed)
+    assert users.by_name("alice") == changed
+
+
+def test_a_users_sessions_with_their_addresses_stay_in_its_tenant(
+    sessions: SessionStore,
+) -> None:
+    here = replace(session("a" * 64, "u1", "acme"), ip="198.51.100.7")
+    there = replace(session("b" * 64, "u1", "acme"), ip="2001:db8::1")
+    sessions.add(here)
+    sessions.add(there)
+    sessions.add(replace(session("c" * 64, "u1", "globex"), ip="203.0.113.1"))
+    sessions.add(session("e" * 64))
+    assert sorted(sessions.of_user("acme", "u1"), key=lambda r: r.digest) == [here, there]
+    assert [r.ip for r in sessions.of_user("globex", "u1")] == ["203.0.113.1"]
+    assert sessions.of_user(None, "u1") == []

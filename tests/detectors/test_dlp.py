@@ -126,3 +126,15 @@ def test_health_terms_are_sensitive_and_held_with_an_identifier(engine: Engine) 
 def test_one_time_codes_are_not_passwords() -> None:
     assert secrets("Your code to reset your Spotify password is 5582.") == []
     assert [k for _, _, k, _ in secrets("wifi password: Summer2024!")] == ["password"]
+
+
+def test_this_platforms_own_api_keys_are_credentials(engine: Engine) -> None:
+    key = "aupg_0f1e2d3c4b5a6978_" + "Zx9-_" * 8 + "abc"
+    assert [(kind, value) for _, _, kind, value in secrets(f"key={key}.")] == [
+        ("aupguard API key", key)
+    ]
+    assert secrets("aupg_0f1e2d3c4b5a6978 is the key id, not the key") == []
+    decision = engine.screen(message(f"here is our prod key {key} use it"))
+    assert decision.verdict is Verdict.HOLD
+    assert {h.rule for h in decision.hits} == {"dlp.credentials"}
+    assert key not in str(decision.hits[0].evidence)

@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import pytest
 
-from aupguard import Engine
+from aupguard import ApiRequest, Engine
 from aupguard.actors import Actor, Forbidden, Role
 from aupguard.api.keys import KeyManager, MemoryKeyStore
 from aupguard.audit import verify_log
@@ -21,11 +21,14 @@ from aupguard.enforcement.incidents import (
 )
 from aupguard.enforcement.records import OutboxMessage
 from aupguard.enforcement.service import Enforcement, EnforcementError
-from aupguard.enforcement.sources import StandingSource
+from aupguard.enforcement.sources import CandidateStep, StandingSource
 from aupguard.engine.decision import Verdict
 from aupguard.service import Screener
+from aupguard.traffic.signals import MemorySignals
+from aupguard.traffic.sources import TrafficSignals
 from tests.enforcement.conftest import T0, Cli, Clock
 from tests.enforcement.test_service import ANN, KIM, SENDER, message
+from tests.services import FakeClock
 
 KEY = "0f1e2d3c4b5a6978"
 OPERATOR = Actor("op", frozenset({Role.ADMIN}))
@@ -196,3 +199,73 @@ def test_detector_reports_join_the_open_incident(svc: Enforcement) -> None:
         incidents(svc, ANN, None, "closed")
     with pytest.raises(Forbidden):
         incidents(svc, SENDER, "acme")
+
+
+def test_a_live_key_in_clear_opens_an_incident_for_its_owner_and_holds_it(
+    engine: Engine, svc: Enforcement, clock: Clock
+) -> None:
+    keys = KeyManager(MemoryKeyStore())
+    leaked = keys.issue(OPERATOR, "acme", ["send"], "production")
+    guessed = f"aupg_{leaked.key.id}_{'x' * 43}"  # the right id with a wrong secret
+    step = CandidateStep(svc, key_owner=keys.owner)
+    screener = Screener(engine, sources=[StandingSource(svc, ttl=0)], after=[step], clock=clock)
+    pasted = screener.screen(message(f"use {leaked.secret} for the staging box", "globex"))
+    assert pasted.verdict is Verdict.HOLD and pasted.hits[0].rule == "dlp.credentials"
+    assert leaked.secret not in str(pasted.hits[0].evidence)
+    screener.screen(message(f"try {guessed} then", "globex", id="m2"))
+    (candidate, _) = step.flush()
+    assert candidate.leaked_keys == (("acme", leaked.key.id),)
+    assert leaked.secret not in candidate.model_dump_json()
+    done = svc.drain()
+    assert any("key " + leaked.key.id in line for line in done)
+    (found,) = incidents(svc, ANN, "acme")
+    assert (found.source, found.kind, found.held_keys) == (
+        "detector",
+        "credential_compromise",
+        (leaked.key.id,),
+    )
+    assert "O2" in found.clauses and "globex" in found.description
+    assert incidents(svc, ANN, "globex") == []  # the sender's account is not the key's owner
+    assert {m.topic for m in svc.store.find(OutboxMessage, "acme")} == {"incident.opened"}
+    sent = screener.screen(message("hello", api_key=leaked.key.id))
+    assert sent.verdict is Verdict.HOLD and sent.hits[0].rule == "account.key_compromised"
+    screener.screen(message(f"again {leaked.secret}", "globex", id="m3"))
+    step.flush()
+    svc.drain()
+    (again,) = incidents(svc, ANN, "acme")
+    assert again.id == found.id and again.notes[-1].text.startswith("seen again")
+
+
+def test_one_key_from_many_addresses_is_a_shared_credential_incident(
+    engine: Engine, svc: Enforcement
+) -> None:
+    ticks = FakeClock(T0.timestamp())
+    step = CandidateStep(svc)
+    screener = Screener(
+        engine, sources=[TrafficSignals(engine, MemorySignals(ticks))], after=[step]
+    )
+    verdicts = []
+    for i in range(6):
+        event = ApiRequest(
+            account="acme",
+            method="POST",
+            path="/v1/messages",
+            api_key="k1",
+            source_ip=f"198.51.100.{i + 1}",
+            user_agent="acme-sender/1.0",
+        )
+        decision = screener.screen(event, T0)
+        verdicts.append({h.rule for h in decision.hits})
+        ticks.advance(20)
+    assert all("credentials.shared_key" not in v for v in verdicts[:4])
+    assert "credentials.shared_key" in verdicts[4]
+    step.flush()
+    svc.drain(T0)
+    (found,) = incidents(svc, ANN, "acme")
+    assert found.clauses == ("O2", "S5") and found.keys == ("k1",)
+    assert (found.response, found.held_keys) == ("notify", ())
+    assert svc.standing("acme").held_keys == ()
+    assert {(m.channel, m.topic) for m in svc.store.find(OutboxMessage, "acme")} == {
+        ("email", "incident.opened"),
+        ("webhook", "incident.opened"),
+    }

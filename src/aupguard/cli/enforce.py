@@ -133,6 +133,7 @@ class Context:
     engine: Engine
     actor: Actor
     now: datetime
+    keys: KeyManager
 
 
 def _context(url: str | None, as_: str | None, at: str | None) -> Context:
@@ -153,8 +154,9 @@ def _context(url: str | None, as_: str | None, at: str | None) -> Context:
     engine = _engine(settings.pack)
     svc = Enforcement(SqlRecordStore(db, audit), engine.pack.data, signer=signer, clock=lambda: now)
     pepper = settings.key_pepper.get_secret_value().encode() if settings.key_pepper else b""
-    svc.revoke_key = KeyManager(SqlKeyStore(db), pepper, cache_seconds=0).revoke_compromised
-    return Context(svc, engine, actor, now)
+    keys = KeyManager(SqlKeyStore(db), pepper, cache_seconds=0)
+    svc.revoke_key = keys.revoke_compromised
+    return Context(svc, engine, actor, now, keys)
 
 
 @contextmanager
@@ -229,7 +231,7 @@ def screen_command(
         )
     except ValueError as exc:
         fail(f"message: {str(exc).splitlines()[0]}")
-    step = CandidateStep(ctx.svc)
+    step = CandidateStep(ctx.svc, key_owner=ctx.keys.owner)
     screener = Screener(
         ctx.engine, sources=[StandingSource(ctx.svc)], after=[step], clock=lambda: ctx.now
     )

@@ -34,6 +34,10 @@ __all__ = [
 ]
 
 ISSUER = "aupguard"
+PASSWORD_MAX_AGE = timedelta(days=180)
+"""Default: see docs/console.md (O2 asks for passwords "changed often"; NIST SP 800-63B
+advises against forced changes without cause; 0 turns expiry off)."""
+PASSWORD_HISTORY = 5
 RECOVERY_CODES = 10
 INACTIVE_AFTER = timedelta(days=90)
 
@@ -136,12 +140,18 @@ class Accounts:
         clock: Callable[[], datetime] = _utc_now,
         lockout: Lockout = Lockout(),
         totp_window: int = 1,
+        password_max_age: timedelta = PASSWORD_MAX_AGE,
+        password_history: int = PASSWORD_HISTORY,
     ) -> None:
         self.users = users
         self.passwords = passwords or Passwords()
         self.clock = clock
         self.lockout = lockout
         self.totp_window = totp_window
+        self.password_max_age = password_max_age
+        """Zero: passwords never expire."""
+        self.password_history = password_history
+        """A new password must differ from this many (the current one included)."""
 
     # -- management (authorized on the actor) -------------------------------------------
 
@@ -259,9 +269,25 @@ class Accounts:
         check_password_policy(new, stored.name)
         if self.passwords.verify(stored.password_hash, new):
             raise WeakPassword("the new password must differ from the current one")
-        updated = replace(stored, password_hash=self.passwords.hash(new))
+        keep = max(self.password_history - 1, 0)
+        if any(self.passwords.verify(old, new) for old in stored.password_history[:keep]):
+            raise WeakPassword(
+                f"the new password must differ from your last {self.password_history} passwords"
+            )
+        updated = replace(
+            stored,
+            password_hash=self.passwords.hash(new),
+            password_changed_at=self.clock(),
+            password_history=(stored.password_hash, *stored.password_history)[:keep],
+        )
         self.users.save(updated)
         return updated
+
+    def password_expired(self, user: ConsoleUser) -> bool:
+        """The password is older than the maximum age (never, when that is zero)."""
+        if self.password_max_age <= timedelta(0):
+            return False
+        return self.clock() >= user.password_set_at() + self.password_max_age
 
     def _fail(self, user: ConsoleUser) -> datetime | None:
         failures = self.users.record_failure(user.tenant, user.id)

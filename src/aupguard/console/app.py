@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from importlib import resources
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
@@ -30,6 +30,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from aupguard.actors import Actor, Forbidden, Role
 from aupguard.api.logs import get_logger
+from aupguard.audit.chain import PLATFORM
 from aupguard.console.accounts import Accounts, UserNotFound, WrongPassword
 from aupguard.console.pages import PAGES, PageInfo
 from aupguard.console.passwords import WeakPassword
@@ -41,6 +42,7 @@ from aupguard.console.store import (
     MemorySessionStore,
     MemoryUserStore,
     Stage,
+    UserStore,
 )
 from aupguard.engine.events import OutboundMessage
 from aupguard.outbox.model import cursor_of, decode_cursor
@@ -87,8 +89,15 @@ def console_accounts(services: Services) -> Accounts:
     if services.database is not None:
         from aupguard.console.store_sql import SqlUserStore
 
-        return Accounts(SqlUserStore(services.database))
-    return Accounts(MemoryUserStore())
+        users: UserStore = SqlUserStore(services.database)
+    else:
+        users = MemoryUserStore()
+    settings = services.settings
+    return Accounts(
+        users,
+        password_max_age=timedelta(days=settings.console_password_max_age_days),
+        password_history=settings.console_password_history,
+    )
 
 
 def console_sessions(services: Services) -> Sessions:
@@ -227,9 +236,11 @@ class Console:
         return session, user
 
     def page(
-        self, handler: Handler, *, stage: Stage | None = Stage.SIGNED_IN
+        self, handler: Handler, *, stage: Stage | tuple[Stage, ...] | None = Stage.SIGNED_IN
     ) -> Callable[[Request], Awaitable[Response]]:
-        """An endpoint: session, CSRF on POST, stage check, errors as pages."""
+        """An endpoint: session, CSRF on POST, stage check, errors as pages. A session whose
+        password expired reaches only the password page."""
+        stages = (stage,) if isinstance(stage, Stage) else stage
 
         async def endpoint(request: Request) -> Response:
             session, user = self._load(request)
@@ -243,8 +254,9 @@ class Console:
                             "This form has expired or did not come from this console "
                             "(missing or wrong CSRF token). Open the page again and resubmit.",
                         )
-                if stage is not None and (session is None or session.stage is not stage):
-                    return self.redirect(visit, "/sign-in")
+                if stages is not None and (session is None or session.stage not in stages):
+                    expired = session is not None and session.stage is Stage.EXPIRED
+                    return self.redirect(visit, "/password" if expired else "/sign-in")
                 return await handler(self, visit)
             except Refused as exc:
                 return self.render(visit, "error.html", exc.status, message=exc.message)
@@ -332,8 +344,41 @@ async def sign_in(console: Console, visit: Visit) -> Response:
 
 
 def _finish(console: Console, visit: Visit, user: ConsoleUser) -> Session:
+    """Sign-in complete: a signed-in session, or one that must change an expired password
+    first. Sessions of the same user from several addresses at once are reported (O2)."""
     console.accounts.signed_in(user)
-    return console.sessions.advance(visit.session, Stage.SIGNED_IN, user)
+    ip = visit.request.client.host if visit.request.client is not None else None
+    if console.accounts.password_expired(user):
+        return console.sessions.advance(visit.session, Stage.EXPIRED, user, ip)
+    session = console.sessions.advance(visit.session, Stage.SIGNED_IN, user, ip)
+    _check_shared(console, user)
+    return session
+
+
+def _check_shared(console: Console, user: ConsoleUser) -> None:
+    """An incident when the user's live sessions come from as many addresses as the pack's
+    `credential_policy.console_session_ips` (one account shared by several people)."""
+    from aupguard.api.routes.enforcement import enforcement
+    from aupguard.enforcement.datasets import CredentialPolicy
+    from aupguard.enforcement.incidents import report_compromise
+
+    svc = console.services.component(enforcement)
+    policy = svc.data.get("credential_policy")
+    addresses = console.sessions.addresses(user)
+    if not isinstance(policy, CredentialPolicy) or len(addresses) < policy.console_session_ips:
+        return
+    found, new = report_compromise(
+        svc,
+        user.tenant or PLATFORM,
+        f"console user {user.name} is signed in from {len(addresses)} addresses at once",
+        dedupe=f"console:{user.id}",
+        users=[user.name],
+        clauses=("O2", "S5"),
+        response=policy.on_shared,
+    )
+    console.log.warning(
+        "console_shared_account", user=user.name, tenant=user.tenant, incident=found.id, new=new
+    )
 
 
 def _locked(console: Console, visit: Visit) -> Response:
@@ -455,8 +500,17 @@ async def test_message(console: Console, visit: Visit) -> Response:
     )
 
 
+def _expiry_note(console: Console, visit: Visit) -> str:
+    if visit.session is None or visit.session.stage is not Stage.EXPIRED:
+        return ""
+    days = console.accounts.password_max_age.days
+    return f"Your password is more than {days} days old: choose a new one to continue."
+
+
 async def password_page(console: Console, visit: Visit) -> Response:
-    return console.render(visit, "password.html", error="", note="")
+    return console.render(
+        visit, "password.html", error="", note="", expired=_expiry_note(console, visit)
+    )
 
 
 async def change_password(console: Console, visit: Visit) -> Response:
@@ -475,13 +529,15 @@ async def change_password(console: Console, visit: Visit) -> Response:
     if error:
         if console.accounts.fresh(visit.user.tenant, visit.user.id) is None:
             return _locked(console, visit)
-        return console.render(visit, "password.html", 400, error=error, note="")
+        expired = _expiry_note(console, visit)
+        return console.render(visit, "password.html", 400, error=error, note="", expired=expired)
     # every other session of the user ends; this one goes on under a new id
     console.sessions.end_user(user)
-    session = console.sessions.start(Stage.SIGNED_IN, user)
+    ip = visit.request.client.host if visit.request.client is not None else None
+    session = console.sessions.start(Stage.SIGNED_IN, user, ip)
     visit.session = session
     note = "Your password was changed. You were signed out everywhere else."
-    response = console.render(visit, "password.html", error="", note=note)
+    response = console.render(visit, "password.html", error="", note=note, expired="")
     console.set_cookie(response, session)
     return response
 
@@ -756,7 +812,7 @@ def create_console(services: Services) -> Starlette:
         *route("/sign-out", None, sign_out, stage=None),
         *route("/", home, None),
         *route("/test-message", test_message_page, test_message),
-        *route("/password", password_page, change_password),
+        *route("/password", password_page, change_password, stage=(Stage.SIGNED_IN, Stage.EXPIRED)),
         *route("/users", users_page, create_user),
         *route("/users/{user_id}/roles", None, set_roles),
         *route("/users/{user_id}/reset-2fa", None, reset_second_factor),

@@ -75,7 +75,12 @@ class Sessions:
         self.policy = policy
         self._purged: datetime | None = None
 
-    def start(self, stage: Stage = Stage.ANONYMOUS, user: ConsoleUser | None = None) -> Session:
+    def start(
+        self,
+        stage: Stage = Stage.ANONYMOUS,
+        user: ConsoleUser | None = None,
+        ip: str | None = None,
+    ) -> Session:
         now = self.clock()
         if self._purged is None or now - self._purged >= self.policy.purge_every:
             self._purged = now
@@ -90,6 +95,7 @@ class Sessions:
             expires_at=now + lasts,
             user_id=user.id if user else None,
             tenant=user.tenant if user else None,
+            ip=ip,
         )
         self.store.add(record)
         return Session(session_id, record)
@@ -110,11 +116,25 @@ class Sessions:
             self.store.touch(record.digest, now)
         return Session(session_id, record)
 
-    def advance(self, old: Session | None, stage: Stage, user: ConsoleUser) -> Session:
+    def advance(
+        self, old: Session | None, stage: Stage, user: ConsoleUser, ip: str | None = None
+    ) -> Session:
         """Move to the next stage under a new id; the old id stops working."""
         if old is not None:
             self.store.delete(old.record.digest)
-        return self.start(stage, user)
+        return self.start(stage, user, ip)
+
+    def addresses(self, user: ConsoleUser) -> set[str]:
+        """The client addresses of the user's live, signed-in sessions."""
+        now = self.clock()
+        return {
+            r.ip
+            for r in self.store.of_user(user.tenant, user.id)
+            if r.ip is not None
+            and r.stage is Stage.SIGNED_IN
+            and now < r.expires_at
+            and now - r.last_seen_at < self.policy.idle
+        }
 
     def end(self, session: Session) -> None:
         self.store.delete(session.record.digest)

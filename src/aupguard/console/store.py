@@ -56,6 +56,10 @@ class ConsoleUser:
     locked_until: datetime | None = None
     last_sign_in_at: datetime | None = None
     revoked_at: datetime | None = None
+    password_changed_at: datetime | None = None
+    """None: not changed since the user was created."""
+    password_history: tuple[str, ...] = ()
+    """Hashes of the previous passwords, newest first (as many as the history rule keeps)."""
 
     @property
     def is_staff(self) -> bool:
@@ -70,6 +74,9 @@ class ConsoleUser:
 
     def last_active(self) -> datetime:
         return self.last_sign_in_at or self.created_at
+
+    def password_set_at(self) -> datetime:
+        return self.password_changed_at or self.created_at
 
 
 class UserStore(Protocol):
@@ -118,6 +125,9 @@ class Stage(StrEnum):
     ENROL = "enrol"
     """The password was right and the user has no confirmed second factor yet."""
     SIGNED_IN = "signed_in"
+    EXPIRED = "expired"
+    """Password and second factor were right, but the password expired: only changing it
+    (or signing out) is possible."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,6 +141,8 @@ class SessionRecord:
     """Absolute expiry; idle expiry is computed from `last_seen_at`."""
     user_id: str | None = None
     tenant: str | None = None
+    ip: str | None = None
+    """The client's address when the session began."""
 
 
 class SessionStore(Protocol):
@@ -146,6 +158,10 @@ class SessionStore(Protocol):
 
     def delete_user(self, tenant: str | None, user_id: str) -> int:
         """End every session of one user; how many there were."""
+        ...
+
+    def of_user(self, tenant: str | None, user_id: str) -> list[SessionRecord]:
+        """Every stored session of one user (expired ones not purged yet included)."""
         ...
 
     def purge(self, before: datetime) -> int:
@@ -254,6 +270,12 @@ class MemorySessionStore:
             for d in gone:
                 del self._sessions[d]
             return len(gone)
+
+    def of_user(self, tenant: str | None, user_id: str) -> list[SessionRecord]:
+        with self._lock:
+            return [
+                r for r in self._sessions.values() if r.user_id == user_id and r.tenant == tenant
+            ]
 
     def purge(self, before: datetime) -> int:
         with self._lock:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import (
+    JSON,
     Boolean,
     ColumnElement,
     Integer,
@@ -46,6 +47,8 @@ class UserRow(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
     last_sign_in_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
     revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    password_changed_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    password_history: Mapped[list[str] | None] = mapped_column(JSON, nullable=True)
 
     def to_user(self) -> ConsoleUser:
         return ConsoleUser(
@@ -62,6 +65,8 @@ class UserRow(Base):
             locked_until=self.locked_until,
             last_sign_in_at=self.last_sign_in_at,
             revoked_at=self.revoked_at,
+            password_changed_at=self.password_changed_at,
+            password_history=tuple(self.password_history or ()),
         )
 
     def fill(self, user: ConsoleUser) -> None:
@@ -74,6 +79,8 @@ class UserRow(Base):
         self.locked_until = user.locked_until
         self.last_sign_in_at = user.last_sign_in_at
         self.revoked_at = user.revoked_at
+        self.password_changed_at = user.password_changed_at
+        self.password_history = list(user.password_history)
 
 
 class RecoveryCodeRow(Base):
@@ -94,6 +101,7 @@ class SessionRow(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
     last_seen_at: Mapped[datetime] = mapped_column(UtcDateTime())
     expires_at: Mapped[datetime] = mapped_column(UtcDateTime(), index=True)
+    ip: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
     def to_record(self) -> SessionRecord:
         return SessionRecord(
@@ -104,6 +112,7 @@ class SessionRow(Base):
             expires_at=self.expires_at,
             user_id=self.user_id,
             tenant=self.tenant,
+            ip=self.ip,
         )
 
 
@@ -230,6 +239,7 @@ class SqlSessionStore:
                     created_at=record.created_at,
                     last_seen_at=record.last_seen_at,
                     expires_at=record.expires_at,
+                    ip=record.ip,
                 )
             )
 
@@ -254,6 +264,13 @@ class SqlSessionStore:
                 delete(SessionRow).where(SessionRow.user_id == user_id, _session_tenant(tenant))
             )
             return int(done.rowcount)  # type: ignore[attr-defined]
+
+    def of_user(self, tenant: str | None, user_id: str) -> list[SessionRecord]:
+        with self.db.transaction() as session:
+            rows = session.scalars(
+                select(SessionRow).where(SessionRow.user_id == user_id, _session_tenant(tenant))
+            )
+            return [row.to_record() for row in rows]
 
     def purge(self, before: datetime) -> int:
         with self.db.transaction() as session:

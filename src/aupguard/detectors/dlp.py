@@ -26,7 +26,16 @@ from aupguard.engine.decision import Evidence
 from aupguard.engine.re2util import Utf8Text, compile_pattern, find_all
 from aupguard.engine.registry import ValueType, dataset, detector, explainer
 
-__all__ = ["card_numbers", "iban_ok", "ibans", "luhn_ok", "secrets", "ssn_ok", "ssns"]
+__all__ = [
+    "AUPGUARD_KEY",
+    "card_numbers",
+    "iban_ok",
+    "ibans",
+    "luhn_ok",
+    "secrets",
+    "ssn_ok",
+    "ssns",
+]
 
 _CANDIDATE = compile_pattern(r"(?:^|[^0-9])((?:[0-9][ -]?){12,18}[0-9])(?:$|[^0-9])")
 _ISSUER_PREFIXES = ("2", "3", "4", "5", "6")
@@ -198,6 +207,10 @@ def explain_ssn(ctx: Context) -> list[Evidence]:
 
 # --- credentials and keys ------------------------------------------------------------------------
 
+AUPGUARD_KEY = "aupguard API key"
+"""This platform's own API keys (``aupg_<key id>_<secret>``, see aupguard.api.keys): the
+enforcement worker checks whether one found in clear is live and opens an incident."""
+
 _SECRETS: tuple[tuple[str, Any], ...] = tuple(
     (name, compile_pattern(pattern))
     for name, pattern in (
@@ -209,6 +222,7 @@ _SECRETS: tuple[tuple[str, Any], ...] = tuple(
         ("Slack token", r"(?:^|[^A-Za-z0-9])(xox[abprs]-[A-Za-z0-9-]{10,})"),
         ("Stripe secret key", r"(?:^|[^A-Za-z0-9])([sr]k_live_[0-9A-Za-z]{20,})"),
         ("Google API key", r"(?:^|[^A-Za-z0-9])(AIza[0-9A-Za-z_-]{35})"),
+        (AUPGUARD_KEY, r"(?:^|[^A-Za-z0-9_])(aupg_[0-9a-f]{16}_[A-Za-z0-9_-]{20,128})"),
         (
             "private key",
             r"(-----BEGIN (?:RSA |EC |DSA |OPENSSH |PGP |ENCRYPTED )?PRIVATE KEY(?: BLOCK)?-----)",
@@ -240,7 +254,7 @@ def secrets(raw: str) -> list[tuple[int, int, str, str]]:
     "dlp.credentials",
     output=ValueType.LABELS,
     cost=2,
-    gate=r"akia|asia[0-9a-z]{16}|gh[pousr]_|github_pat_|xox[abprs]-|k_live_|aiza|private key|eyj|password|passwd|pwd",
+    gate=r"akia|asia[0-9a-z]{16}|gh[pousr]_|github_pat_|xox[abprs]-|k_live_|aiza|aupg_|private key|eyj|password|passwd|pwd",
 )
 def credentials(ctx: Context) -> frozenset[str]:
     """Credentials and keys in clear: cloud and API keys, tokens, private keys, passwords."""

@@ -169,6 +169,9 @@ class CredentialPolicy(BaseModel):
     on_compromise: Literal["notify", "hold", "revoke"]
     """notify: an incident and the customer's notifications; hold: also hold the key's
     messages until a reviewer contains the incident; revoke: also revoke the key."""
+    on_shared: Literal["notify", "hold", "revoke"]
+    """The same for one credential used from many places at once (O2): sharing is a breach
+    of the terms more often than a theft, so the default tells the customer."""
     severity: SeverityName
     """Severity of incidents opened by detectors."""
     leaked_key_rules: tuple[str, ...] = Field(min_length=1)

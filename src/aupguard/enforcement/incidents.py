@@ -30,6 +30,7 @@ from aupguard.audit.chain import PLATFORM
 from aupguard.enforcement.datasets import CredentialPolicy
 from aupguard.enforcement.records import (
     ONE_LINE,
+    Candidate,
     Doc,
     Incident,
     IncidentKind,
@@ -62,6 +63,7 @@ KeyRevoker = Callable[[str, str], bool]
 _ORDER: dict[str, int] = {"open": 0, "contained": 1, "resolved": 2}
 
 Severity = Literal["low", "medium", "high", "critical"]
+Response = Literal["notify", "hold", "revoke"]
 Id = Annotated[str, Field(min_length=1, max_length=128, pattern=ONE_LINE)]
 
 
@@ -95,10 +97,11 @@ def open_incident(
     *,
     clauses: Sequence[str] = (),
     dedupe: str | None = None,
+    response: Response | None = None,
     now: datetime | None = None,
 ) -> Incident:
     """Record an incident of `tenant` (PLATFORM for a platform-wide one), notify the
-    account, and respond to a compromised key as the pack says."""
+    account, and respond to a compromised key as the pack says (or as `response` says)."""
     svc.guard(actor, *STAFF, Role.TENANT_ADMIN, action="report a security incident", tenant=tenant)
     when = svc.now(now)
     source: Literal["tenant", "staff", "detector"] = (
@@ -123,7 +126,8 @@ def open_incident(
     )
     docs: list[Doc] = []
     if incident.kind == "credential_compromise" and incident.keys and tenant != PLATFORM:
-        incident, docs = _respond(svc, incident, when)
+        chosen = response or credential_policy(svc).on_compromise
+        incident, docs = _respond(svc, incident, chosen, when)
     docs.append(incident)
     if tenant != PLATFORM:
         docs.extend(svc.notify(tenant, "incident.opened", _notice(incident), when))
@@ -164,9 +168,10 @@ def _notice(incident: Incident) -> dict[str, Any]:
     }
 
 
-def _respond(svc: Enforcement, incident: Incident, now: datetime) -> tuple[Incident, list[Doc]]:
-    """Hold or revoke the incident's keys as the pack says; the standing to write."""
-    response = credential_policy(svc).on_compromise
+def _respond(
+    svc: Enforcement, incident: Incident, response: Response, now: datetime
+) -> tuple[Incident, list[Doc]]:
+    """Hold or revoke the incident's keys; the standing to write."""
     revoked: list[str] = []
     held: list[str] = []
     if response == "revoke" and svc.revoke_key is not None:
@@ -296,6 +301,7 @@ def report_compromise(
     keys: Sequence[str] = (),
     users: Sequence[str] = (),
     clauses: Sequence[str] = ("S5", "V2"),
+    response: Response | None = None,
     detected_at: datetime | None = None,
     now: datetime | None = None,
 ) -> tuple[Incident, bool]:
@@ -321,6 +327,48 @@ def report_compromise(
         keys=tuple(keys),
         users=tuple(users),
     )
-    return open_incident(
-        svc, SYSTEM, tenant, report, clauses=clauses, dedupe=dedupe, now=when
-    ), True
+    found = open_incident(
+        svc, SYSTEM, tenant, report, clauses=clauses, dedupe=dedupe, response=response, now=when
+    )
+    return found, True
+
+
+def credential_findings(svc: Enforcement, candidate: Candidate, now: datetime) -> list[str]:
+    """The worker's part: incidents for live keys found in clear and for shared credentials
+    among a queued hit's findings (what was done, for the worker's log)."""
+    policy = svc.data.get("credential_policy")
+    if not isinstance(policy, CredentialPolicy):
+        return []
+    done: list[str] = []
+    where = f"a message of account {candidate.tenant}"
+    if candidate.event:
+        where += f" (event {candidate.event})"
+    for tenant, key in candidate.leaked_keys:
+        found, new = report_compromise(
+            svc,
+            tenant,
+            f"API key {key} found in clear in {where}",
+            dedupe=f"key:{key}",
+            keys=[key],
+            clauses=("S5", "V2", "O2"),
+            response=policy.on_compromise,
+            now=now,
+        )
+        done.append(f"{'opened' if new else 'added to'} incident {found.id} (key {key} in clear)")
+    shared = [rule for rule, _, _ in candidate.rules if policy.is_shared(rule)]
+    if shared:
+        api_key = candidate.api_key
+        via = f" (API key {api_key}, last from {candidate.source_ip or 'an unknown address'})"
+        found, new = report_compromise(
+            svc,
+            candidate.tenant,
+            f"{', '.join(shared)}: one credential used from many places at once"
+            + (via if api_key else ""),
+            dedupe=f"shared:{api_key or candidate.tenant}",
+            keys=[api_key] if api_key else [],
+            clauses=("O2", "S5"),
+            response=policy.on_shared,
+            now=now,
+        )
+        done.append(f"{'opened' if new else 'added to'} incident {found.id} (shared credential)")
+    return done

@@ -455,4 +455,7 @@ class Candidate(Doc):
     pack_version: str | None = None
     content_sha256: str | None = None
     evidence: tuple[dict[str, Any], ...] = ()
+    leaked_keys: tuple[tuple[str, str], ...] = ()
+    """(tenant, key id) of this platform's live API keys found in clear in the event (the
+    secret itself is never kept)."""
     status: Literal["queued", "done"] = "queued"

@@ -860,6 +860,9 @@ class Enforcement:
                 ],
             )
             done.append(f"{spec.action} ({name}) {action.id} in {case.id}")
+        from aupguard.enforcement.incidents import credential_findings
+
+        done.extend(credential_findings(self, candidate, when))
         finished = candidate.model_copy(update={"status": "done", "updated": when})
         self.store.put(
             [finished, *tallies.values()],

@@ -11,7 +11,8 @@ cannot be read does not send.
 
 `CandidateStep` (an `AfterDecision`) appends the rule hits worth a case to an
 in-memory queue (a deque append); `flush` writes the queued hits in one
-transaction and `Enforcement.drain` (the worker, or `aupguard enforce
+transaction (checking, off the send path, whether a credential hit holds one of
+this platform's live API keys: `key_owner`) and `Enforcement.drain` (the worker, or `aupguard enforce
 drain`) turns them into cases and immediate actions. It also notes which
 accounts sent, for acceptance of a policy version by continued use.
 """
@@ -25,6 +26,9 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any, Literal
 
+from aupguard.audit.chain import PLATFORM
+from aupguard.detectors.dlp import AUPGUARD_KEY, secrets
+from aupguard.enforcement.datasets import CredentialPolicy
 from aupguard.enforcement.records import Candidate, Standing, new_id
 from aupguard.enforcement.service import Enforcement
 from aupguard.engine.decision import Action as RuleAction
@@ -121,8 +125,15 @@ class StandingSource:
 class CandidateStep:
     name = "enforcement"
 
-    def __init__(self, svc: Enforcement, maxlen: int = 100_000) -> None:
+    def __init__(
+        self,
+        svc: Enforcement,
+        maxlen: int = 100_000,
+        key_owner: Callable[[str], tuple[str | None, str] | None] | None = None,
+    ) -> None:
         self.svc = svc
+        self.key_owner = key_owner
+        """(tenant, key id) of a live API key presented in full (`KeyManager.owner`)."""
         self._queue: deque[tuple[AnyEvent, Decision, datetime]] = deque(maxlen=maxlen)
         self.senders: set[str] = set()
         """Accounts that sent since the last flush (continued use of the policy in force)."""
@@ -147,13 +158,36 @@ class CandidateStep:
         taken: list[tuple[AnyEvent, Decision, datetime]] = []
         while self._queue:
             taken.append(self._queue.popleft())
-        candidates = [_candidate(event, decision, now) for event, decision, now in taken]
+        candidates = [
+            _candidate(event, decision, now, self._leaked(event, decision))
+            for event, decision, now in taken
+        ]
         if candidates:
             self.svc.store.put(candidates)
         return candidates
 
+    def _leaked(self, event: AnyEvent, decision: Decision) -> tuple[tuple[str, str], ...]:
+        """This platform's live keys in the event's text, when a credential rule fired."""
+        policy = self.svc.data.get("credential_policy")
+        body = getattr(event, "body", None)
+        if (
+            self.key_owner is None
+            or not isinstance(policy, CredentialPolicy)
+            or not isinstance(body, str)
+            or not any(h.rule in policy.leaked_key_rules for h in decision.hits)
+        ):
+            return ()
+        found: dict[tuple[str, str], None] = {}
+        for _, _, kind, value in secrets(body):
+            owner = self.key_owner(value) if kind == AUPGUARD_KEY else None
+            if owner is not None:
+                found[(owner[0] or PLATFORM, owner[1])] = None
+        return tuple(found)
 
-def _candidate(event: AnyEvent, decision: Decision, now: datetime) -> Candidate:
+
+def _candidate(
+    event: AnyEvent, decision: Decision, now: datetime, leaked: tuple[tuple[str, str], ...] = ()
+) -> Candidate:
     hits = [h for h in decision.hits if not h.rule.startswith(_SKIP_PREFIXES)]
     excerpts = [
         {"rule": h.rule, "label": e.label, "excerpt": e.excerpt}
@@ -179,4 +213,5 @@ def _candidate(event: AnyEvent, decision: Decision, now: datetime) -> Candidate:
         pack_version=f"{decision.pack} {decision.version}",
         content_sha256=decision.content_sha256,
         evidence=tuple(excerpts),
+        leaked_keys=leaked,
     )

@@ -171,6 +171,7 @@ class ApiRequest(_Event):
     api_key: str | None = None
     source_ip: str | None = None
     country: str | None = Field(default=None, min_length=2, max_length=2)
+    user_agent: str | None = Field(default=None, max_length=512)
 
 
 class AccountSignup(_Event):

@@ -22,7 +22,8 @@ Messages (P24 W8 V5 S1)
     ``snowshoe_accounts``   distinct accounts sending it, platform-wide;
     ``account_brands``      distinct brands sent for by the account (30 days).
 API requests (V5 P3 P4 V6)
-    ``api_key_countries``, ``api_key_ips``: where one key is used from;
+    ``api_key_countries``, ``api_key_ips``, ``api_key_agents``: where and by which
+    clients one key is used (key sharing, V5; shared credentials, O2);
     ``auth_failures`` and ``auth_lockout_seconds`` (exponential backoff);
     ``client_errors`` and ``probe_paths`` (4xx storms, path probing);
     ``list_requests`` and ``list_pages`` (crawling list endpoints).
@@ -219,6 +220,16 @@ def _api_observations(event: ApiRequest, s: SignalSettings) -> list[Observation]
                 f"key-ip:{event.api_key}",
                 s.ip_window,
                 event.source_ip,
+            )
+        )
+    if event.api_key and event.user_agent:
+        obs.append(
+            Observation(
+                "api_key_agents",
+                ObserveKind.DISTINCT,
+                f"key-ua:{event.api_key}",
+                s.ip_window,
+                event.user_agent,
             )
         )
     source = event.source_ip or who
