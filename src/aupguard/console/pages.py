@@ -44,7 +44,7 @@ PAGES: tuple[PageInfo, ...] = (
     PageInfo("/users", "Users", frozenset({Role.ADMIN, Role.TENANT_ADMIN})),
     PageInfo("/members", "Membership review", frozenset({Role.ADMIN})),
     PageInfo("/queue", "Held-message queue", STAFF - {Role.LEGAL}),
-    PageInfo("/cases", "Cases", STAFF, 9, "issue 9 phase 2 (cases and appeals are stored)"),
+    PageInfo("/cases", "Cases", STAFF),
     PageInfo(
         "/accounts",
         "Account page",
@@ -60,25 +60,7 @@ PAGES: tuple[PageInfo, ...] = (
         "issue 9 phase 2 (decisions are stored)",
     ),
     PageInfo("/audit", "Audit log", STAFF),
-    PageInfo(
-        "/legal",
-        "Legal requests",
-        frozenset({Role.LEGAL}),
-        9,
-        "issue 9 phase 2 (the register exists)",
-    ),
-    PageInfo(
-        "/my-messages",
-        "Blocked and held messages",
-        TENANT,
-        9,
-        "issue 9 phase 2 (messages, appeals and the consent ledger are stored)",
-    ),
-    PageInfo(
-        "/report-abuse",
-        "Public abuse-report form",
-        frozenset(),
-        9,
-        "issue 9 phase 2 (the abuse-report intake exists); served without sign-in",
-    ),
+    PageInfo("/legal", "Legal requests", frozenset({Role.LEGAL})),
+    PageInfo("/my-messages", "Blocked and held messages", TENANT),
+    PageInfo("/report", "Public abuse-report form", frozenset()),
 )
