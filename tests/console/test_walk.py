@@ -89,7 +89,7 @@ def test_the_acceptance_walk(page: Page, server: Server) -> None:
 
     # a reviewer signs in with TOTP and opens the queue
     enrol_and_sign_in(page, server, "rev", reviewer["totp_secret"])
-    page.click("text=Held-message queue")
+    page.click("header nav >> text=Queue")
     rows = page.inner_text("#held")
     assert rows.index(first) < rows.index(second) < rows.index(hostile)
     shot(page, server, "queue")
@@ -146,6 +146,14 @@ def test_the_acceptance_walk(page: Page, server: Server) -> None:
     page.click("#verify")
     assert "The chain verifies" in page.inner_text("#chain")
     shot(page, server, "audit")
+
+    # the policy page counts the hits; the account page shows the case's effect
+    page.click("header nav >> text=Policy")
+    assert "content.threat" in page.inner_text("#rules tr:nth-child(2)")
+    shot(page, server, "policy")
+    page.goto(f"{server.base}/console/accounts?tenant=acme")
+    assert int(page.inner_text("#strikes")) > 0  # the violation decided above
+    shot(page, server, "account")
     page.click("#sign-out")
 
     # the tenant's admin sees the blocked message with its clause, and appeals

@@ -31,7 +31,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from aupguard.actors import Actor, Forbidden, Role
 from aupguard.api.logs import get_logger
 from aupguard.console import cases as case_views
+from aupguard.console import insight
 from aupguard.console.accounts import Accounts, UserNotFound, WrongPassword
+from aupguard.console.insight import HitChart
 from aupguard.console.pages import PAGES, PageInfo
 from aupguard.console.passwords import WeakPassword
 from aupguard.console.ratelimit import RateLimit
@@ -48,6 +50,7 @@ from aupguard.enforcement.datasets import STEPS
 from aupguard.enforcement.service import EnforcementError, NotFound
 from aupguard.engine.events import OutboundMessage
 from aupguard.outbox.model import cursor_of, decode_cursor
+from aupguard.service.screening import utc_now
 
 if TYPE_CHECKING:
     from aupguard.api.services import Services
@@ -1099,6 +1102,37 @@ async def appeal(console: Console, visit: Visit) -> Response:
     return console.redirect(visit, "/my-messages?note=appealed")
 
 
+# -- policy and account pages --------------------------------------------------------------
+
+
+def hit_chart(services: Services) -> HitChart:
+    return HitChart(services.component(review_queue).store, utc_now)
+
+
+async def policy_page(console: Console, visit: Visit) -> Response:
+    _require_page(visit, "/policy")
+    pack = console.services.engine.pack
+    _, counts = console.services.component(hit_chart).counts()
+    return console.render(
+        visit,
+        "policy.html",
+        pack=pack,
+        rows=insight.rule_rows(pack, counts),
+        coverage=insight.pack_coverage(pack),
+        days=insight.DAYS,
+        bars=insight.bars,
+    )
+
+
+async def account_page(console: Console, visit: Visit) -> Response:
+    _require_page(visit, "/accounts")
+    tenant = visit.request.query_params.get("tenant", "").strip()
+    view = None
+    if tenant:
+        view = insight.account_view(console.enforcement, visit.actor, tenant, utc_now())
+    return console.render(visit, "account.html", tenant=tenant, view=view)
+
+
 # -- the audit log ---------------------------------------------------------------------
 
 
@@ -1183,6 +1217,8 @@ def create_console(services: Services) -> Starlette:
         *route("/my-messages", my_messages_page, None),
         *route("/my-messages/appeal", None, appeal),
         *route("/my-messages/{message_id}", my_message_page, None),
+        *route("/policy", policy_page, None),
+        *route("/accounts", account_page, None),
         *route("/audit", audit_page, None),
         *route("/audit/verify", None, audit_verify),
     ]
