@@ -1,24 +1,40 @@
-"""Server time of console pages against a trivial Starlette endpoint in the same run.
+"""Server time of console pages over a loaded database, against a trivial Starlette
+endpoint in the same run.
 
-The whole HTTP app (API + console mounted at /console, SQLite embedded database)
-is called in-process through ASGI, no network: each sample is one request from
-the first byte in to the last byte out. Pages: the sign-in page (writes an
-anonymous session for its CSRF token), home and the test-a-message form (a
-signed-in session is read and the user fetched), and a test-a-message POST that
-screens a phishing SMS with the default pack. Baseline: a Starlette app with one
-route returning "ok", called the same way. Interleaved passes.
+The whole HTTP app (API + console mounted at /console) is called in-process through
+ASGI, no network: each sample is one request from the first byte in to the last
+byte out. The database (PostgreSQL by default, a database of its own that is
+dropped afterwards; or SQLite) is loaded first with, by default:
 
-    .venv/bin/python -m bench.console_pages
+- 100,000 decisions over 30 days across 200 tenants, each with its message
+  (80 % allowed, 10 % blocked, 10 % held with their held deliveries),
+- held messages up to 1,000,000 in all (the queue),
+- 10,000 cases (a third of them past their SLA clock) with their audit entries,
+  and 100 legal requests.
+
+Pages: the queue (first page, and a page by keyset deep in the million), a held
+message, the case list (all, overdue, one tenant's), a case, the audit log (all,
+one tenant's), a tenant's blocked and held messages, the legal register and the
+public report form. Interleaved passes.
+
+    .venv/bin/python -m bench.console_pages [--database postgresql|sqlite]
+        [--decisions 100000] [--cases 10000] [--held 1000000] [--samples 40]
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
+import contextlib
+import random
 import tempfile
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
 
+from sqlalchemy import func, insert, select
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
@@ -27,14 +43,22 @@ from starlette.types import ASGIApp, Message
 
 from aupguard.actors import Actor, Role
 from aupguard.api.app import create_app
+from aupguard.api.routes.enforcement import enforcement
 from aupguard.api.services import build_services
+from aupguard.audit.chain import AuditDraft
 from aupguard.config import Settings
 from aupguard.console.app import COOKIE, console_accounts, console_sessions
 from aupguard.console.store import Stage
+from aupguard.enforcement.records import Case, LegalRequest, new_id
+from aupguard.outbox import sql as gw
+from aupguard.outbox.model import cursor_of
+from aupguard.store.db import Database
 from aupguard.store.migrate import upgrade
 from bench.common import interleaved, report, summary
 
-PHISH = "Your parcel is held, pay the fee at hxxp://dhl-track[.]top/pay"
+NOW = datetime.now(UTC).replace(microsecond=0)
+TENANTS = [f"t{i:03d}" for i in range(200)]
+BATCH = 20_000
 
 
 class Caller:
@@ -44,8 +68,9 @@ class Caller:
         self.loop = asyncio.new_event_loop()
 
     def __call__(
-        self, app: ASGIApp, method: str, path: str, cookie: str = "", body: bytes = b""
+        self, app: ASGIApp, method: str, target: str, cookie: str = "", body: bytes = b""
     ) -> int:
+        path, _, query = target.partition("?")
         headers = [(b"host", b"bench")]
         if cookie:
             headers.append((b"cookie", cookie.encode()))
@@ -61,7 +86,7 @@ class Caller:
             "path": path,
             "raw_path": path.encode(),
             "root_path": "",
-            "query_string": b"",
+            "query_string": query.encode(),
             "headers": headers,
             "client": ("127.0.0.1", 40000),
             "server": ("bench", 443),
@@ -85,71 +110,289 @@ class Caller:
         return status
 
 
+@contextlib.contextmanager
+def database(kind: str) -> Iterator[str]:
+    if kind == "postgresql":
+        from tests.services import postgres_database
+
+        with postgres_database() as url:
+            yield url
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        yield f"sqlite:///{Path(tmp) / 'bench.sqlite'}"
+
+
+def _message(i: int, tenant: str, at: datetime, status: str, verdict: str) -> dict[str, Any]:
+    rules = {"held": ",content.threat,", "blocked": ",phishing.url,"}.get(status, "")
+    clauses = {"held": ",W3,P1,", "blocked": ",V1,P18,"}.get(status, "")
+    return {
+        "id": f"SM{i:032x}",
+        "tenant": tenant,
+        "created_at": at,
+        "updated_at": at,
+        "status": status,
+        "channel": "sms",
+        "sender": f"+1202555{i % 10_000:04d}",
+        "recipient": "+14155550123",
+        "verdict": verdict,
+        "code": None,
+        "error_code": None,
+        "rules": rules,
+        "clauses": clauses,
+        "body_sha256": None,
+        "num_media": 0,
+        "status_callback": None,
+        "api": "native",
+        "account_sid": None,
+    }
+
+
+def load_messages(db: Database, decisions: int, held: int) -> dict[str, float]:
+    """Decisions with their messages, then held messages up to `held` in all."""
+    rng = random.Random(9)
+    timings: dict[str, float] = {}
+    start = time.perf_counter()
+    held_so_far = 0
+    rows_m: list[dict[str, Any]] = []
+    rows_d: list[dict[str, Any]] = []
+    rows_o: list[dict[str, Any]] = []
+
+    def flush() -> None:
+        with db.engine.begin() as conn:
+            for table, rows in ((gw.messages, rows_m), (gw.decisions, rows_d), (gw.outbox, rows_o)):
+                if rows:
+                    conn.execute(insert(table), rows)
+        rows_m.clear()
+        rows_d.clear()
+        rows_o.clear()
+
+    for i in range(decisions):
+        tenant = TENANTS[i % len(TENANTS)]
+        at = NOW - timedelta(seconds=rng.randrange(30 * 86_400))
+        roll = rng.random()
+        status, verdict = (
+            ("queued", "allow")
+            if roll < 0.8
+            else ("blocked", "block")
+            if roll < 0.9
+            else ("held", "hold")
+        )
+        message = _message(i, tenant, at, status, verdict)
+        rows_m.append(message)
+        rows_d.append(
+            {
+                "id": f"DC{i:032x}",
+                "tenant": tenant,
+                "at": at,
+                "kind": "message",
+                "verdict": verdict,
+                "code": None,
+                "rules": message["rules"],
+                "clauses": message["clauses"],
+                "message_id": message["id"],
+                "event_id": None,
+                "pack_version": "aupguard-default@bench",
+                "degraded": False,
+            }
+        )
+        if status == "held":
+            held_so_far += 1
+            rows_o.append(
+                {
+                    "id": f"OB{i:032x}",
+                    "tenant": tenant,
+                    "message_id": message["id"],
+                    "kind": "deliver",
+                    "payload": '{"body":"Pay up or I will kill you.","hits":[{"rule":"content.threat",'
+                    '"clauses":["W3"],"severity":"high","evidence":[{"field":"body","start":11,'
+                    '"end":26,"excerpt":"I will kill you","label":"threat"}]}]}',
+                    "created_at": at,
+                    "next_attempt_at": at,
+                    "attempts": 0,
+                    "state": "held",
+                    "last_error": None,
+                }
+            )
+        if len(rows_m) >= BATCH:
+            flush()
+    flush()
+    timings["decisions_s"] = time.perf_counter() - start
+    start = time.perf_counter()
+    for j in range(max(0, held - held_so_far)):
+        i = decisions + j
+        at = NOW - timedelta(seconds=rng.randrange(30 * 86_400))
+        rows_m.append(_message(i, TENANTS[i % len(TENANTS)], at, "held", "hold"))
+        if len(rows_m) >= BATCH:
+            flush()
+    flush()
+    timings["held_s"] = time.perf_counter() - start
+    if db.dialect == "postgresql":
+        with db.engine.begin() as conn:
+            conn.exec_driver_sql("ANALYZE")
+    return timings
+
+
+def load_cases(services: Any, cases: int) -> float:
+    """Cases (a third past their clock) with their audit entries, and legal requests."""
+    svc = services.component(enforcement)
+    rng = random.Random(7)
+    start = time.perf_counter()
+    docs: list[Any] = []
+    drafts: list[AuditDraft] = []
+    for i in range(cases):
+        tenant = TENANTS[i % len(TENANTS)]
+        opened = NOW - timedelta(hours=rng.randrange(1, 24 * 30))
+        due = opened + timedelta(hours=72)
+        if i % 3 == 0:
+            due = NOW - timedelta(hours=rng.randrange(1, 48))
+        case = Case(
+            tenant=tenant,
+            id=new_id("case"),
+            created=opened,
+            updated=opened,
+            type="rule_hits" if i % 2 else "abuse_report",
+            subject=f"hits of family{i % 7}.* rules",
+            opened=opened,
+            due=due,
+            status="open" if i % 5 else "decided",
+            evidence=tuple(
+                {
+                    "message": f"SM{i:032x}",
+                    "rule": "content.threat",
+                    "clauses": ["W3"],
+                    "at": opened.isoformat(),
+                    "excerpts": ["I will kill you"],
+                }
+                for _ in range(3)
+            ),
+            hits=3,
+        )
+        docs.append(case)
+        drafts.append(AuditDraft(tenant, "system", "case.opened", case.id, {"type": case.type}))
+        if len(docs) >= 500:
+            svc.store.put(docs, drafts)
+            docs, drafts = [], []
+    for i in range(100):
+        tenant = TENANTS[i % len(TENANTS)]
+        docs.append(
+            LegalRequest(
+                tenant=tenant,
+                id=new_id("legal"),
+                created=NOW,
+                updated=NOW,
+                authority="District Court",
+                basis=f"subpoena {i}",
+                scope="records",
+                deadline=NOW + timedelta(days=i % 10 - 3),
+                received=NOW,
+                by="user:lena",
+            )
+        )
+    svc.store.put(docs, drafts)
+    return time.perf_counter() - start
+
+
+def signed_in(services: Any, name: str, tenant: str | None, role: str) -> str:
+    accounts = services.component(console_accounts)
+    sessions = services.component(console_sessions)
+    admin = Actor("bench", frozenset({Role.ADMIN}))
+    user = accounts.create(admin, name, tenant, [role], "a long and unusual password").user
+    return f"{COOKIE}={sessions.start(Stage.SIGNED_IN, user).id}"
+
+
 def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--database", choices=["postgresql", "sqlite"], default="postgresql")
+    parser.add_argument("--decisions", type=int, default=100_000)
+    parser.add_argument("--cases", type=int, default=10_000)
+    parser.add_argument("--held", type=int, default=1_000_000)
+    parser.add_argument("--samples", type=int, default=40, help="per page and pass (3 passes)")
+    args = parser.parse_args()
     call = Caller()
 
     async def ok(_: Request) -> Response:
         return PlainTextResponse("ok")
 
     trivial = Starlette(routes=[Route("/ok", ok)])
-    with tempfile.TemporaryDirectory() as tmp:
-        settings = Settings(
-            database_url=f"sqlite:///{Path(tmp) / 'bench.sqlite'}", access_log=False
-        )
-        services = build_services(settings)
+    with database(args.database) as url:
+        services = build_services(Settings(database_url=url, access_log=False))
         assert services.database is not None
-        upgrade(services.database)
+        db = services.database
+        upgrade(db)
+        loaded = load_messages(db, args.decisions, args.held)
+        loaded["cases_s"] = load_cases(services, args.cases)
         app = create_app(services=services)
-        accounts = services.component(console_accounts)
-        sessions = services.component(console_sessions)
-        admin = Actor("bench", frozenset({Role.ADMIN}))
-        user = accounts.create(
-            admin, "bench", None, ["reviewer"], "a long and unusual password"
-        ).user
-        session = sessions.start(Stage.SIGNED_IN, user)
-        cookie = f"{COOKIE}={session.id}"
-        form = urlencode(
-            {"csrf": session.csrf, "sender": "+12025550143", "to": "+14155550123", "body": PHISH}
-        ).encode()
-        checks = {
-            "sign-in page": call(app, "GET", "/console/sign-in"),
-            "home": call(app, "GET", "/console/", cookie),
-            "test-a-message form": call(app, "GET", "/console/test-message", cookie),
-            "test-a-message POST": call(app, "POST", "/console/test-message", cookie, form),
+        reviewer = signed_in(services, "rita", None, "reviewer")
+        legal = signed_in(services, "lena", None, "legal")
+        tenant_user = signed_in(services, "ann", "t001", "tenant_admin")
+        m = gw.messages.c
+        with db.engine.connect() as conn:
+            held_count = conn.execute(
+                select(func.count()).select_from(gw.messages).where(m.status == "held")
+            ).scalar_one()
+            middle = conn.execute(
+                select(m.created_at, m.id)
+                .where(m.status == "held")
+                .order_by(m.created_at, m.id)
+                .offset(held_count // 2)  # once, to find a cursor deep in the queue
+                .limit(1)
+            ).one()
+            item = conn.execute(
+                select(gw.outbox.c.tenant, gw.outbox.c.message_id)
+                .where(gw.outbox.c.state == "held")
+                .limit(1)
+            ).one()
+        case = services.component(enforcement).store.find(Case, "t001")[0]
+        pages = {
+            "queue, first page": ("/console/queue", reviewer),
+            "queue, a page by keyset half-way through": (
+                f"/console/queue?after={cursor_of(middle.created_at, middle.id)}",
+                reviewer,
+            ),
+            "queue, one tenant": ("/console/queue?tenant=t001", reviewer),
+            "held message": (f"/console/queue/{item.tenant}/{item.message_id}", reviewer),
+            "cases, all": ("/console/cases", reviewer),
+            "cases, overdue": ("/console/cases?overdue=1", reviewer),
+            "cases, one tenant": ("/console/cases?tenant=t001", reviewer),
+            "case": (f"/console/cases/t001/{case.id}", reviewer),
+            "audit log": ("/console/audit", reviewer),
+            "audit log, one tenant": ("/console/audit?tenant=t001", reviewer),
+            "customer view": ("/console/my-messages", tenant_user),
+            "legal register": ("/console/legal", legal),
+            "report form (no sign-in)": ("/console/report", ""),
         }
+        checks = {name: call(app, "GET", path, cookie) for name, (path, cookie) in pages.items()}
         assert set(checks.values()) == {200}, checks
-        items = [0] * 300
-        samples = interleaved(
-            {
-                "trivial Starlette endpoint (baseline)": (
-                    lambda _: call(trivial, "GET", "/ok"),
-                    items,
-                ),
-                "sign-in page": (lambda _: call(app, "GET", "/console/sign-in"), items),
-                "home": (lambda _: call(app, "GET", "/console/", cookie), items),
-                "test-a-message form": (
-                    lambda _: call(app, "GET", "/console/test-message", cookie),
-                    items,
-                ),
-                "test-a-message POST": (
-                    lambda _: call(app, "POST", "/console/test-message", cookie, form),
-                    items,
-                ),
-            },
-            passes=3,
-        )
+        items = [0] * args.samples
+
+        def page_fn(path: str, cookie: str) -> Any:
+            return lambda _: call(app, "GET", path, cookie)
+
+        fns: dict[str, Any] = {
+            "trivial Starlette endpoint (baseline)": (lambda _: call(trivial, "GET", "/ok"), items)
+        }
+        fns.update({name: (page_fn(path, cookie), items) for name, (path, cookie) in pages.items()})
+        samples = interleaved(fns, passes=3)
         services.close()
     results = {name: summary(values) for name, values in samples.items()}
     base = results["trivial Starlette endpoint (baseline)"]["mean_us"]
     for row in results.values():
         row["ratio_to_baseline"] = round(row["mean_us"] / base, 1)
     report(
-        "console_pages",
+        f"console_pages_{args.database}",
         {
-            "what": "server time of one console request in-process over ASGI "
-            "(SQLite embedded database; the whole app with the API middleware)",
+            "what": "server time of one console request in-process over ASGI (the whole app "
+            "with the API middleware) over a loaded database",
+            "database": args.database,
+            "loaded": {
+                "decisions": args.decisions,
+                "held_messages": int(held_count),
+                "cases": args.cases,
+                "legal_requests": 100,
+                **{k: round(v, 1) for k, v in loaded.items()},
+            },
             "baseline": "a Starlette app with one route returning 'ok', called the same way",
-            "results": {k: {m: round(v, 2) for m, v in row.items()} for k, row in results.items()},
+            "results": {k: {n: round(v, 2) for n, v in row.items()} for k, row in results.items()},
         },
     )
 

@@ -23,6 +23,7 @@ from aupguard.config import Settings
 from aupguard.console import Accounts, Passwords, Sessions
 from aupguard.console.app import console_accounts, console_sessions
 from aupguard.console.store import ConsoleUser, MemorySessionStore, MemoryUserStore
+from tests.console.browser import browser, page, server  # noqa: F401  (browser fixtures)
 
 PASSWORD = "correct horse battery staple"
 ADMIN = Actor(id="test-admin", roles=frozenset({Role.ADMIN}))
@@ -138,11 +139,11 @@ def make_user(
 
 def sign_in(client: Browserish, person: Person, clock: Clock) -> None:
     """Password and TOTP through the forms; leaves the client signed in."""
-    page = client.get("/console/sign-in")
-    assert page.status_code == 200
+    first = client.get("/console/sign-in")
+    assert first.status_code == 200
     answer = client.post(
         "/console/sign-in",
-        data={"csrf": csrf_of(page.text), "name": person.user.name, "password": person.password},
+        data={"csrf": csrf_of(first.text), "name": person.user.name, "password": person.password},
     )
     assert answer.status_code == 303, answer.text
     assert answer.headers["location"] == "/console/second-factor"

@@ -2,131 +2,24 @@
 `aupguard serve` on a temporary SQLite database, users made with the real CLI.
 
 Never downloads a browser: it launches /usr/bin/chromium (scripts/debian-packages.txt).
-Screenshots go to a temporary folder, or to the folder named by AUPGUARD_SCREENSHOTS
-(`AUPGUARD_SCREENSHOTS=docs/screenshots pytest tests/console/test_browser.py` refreshes
-the ones docs/console.md shows).
+The fixtures (server, browser, page) and the screenshot folder are in
+tests/console/browser.py.
 """
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import time
-from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
-import httpx
 import pyotp
-import pytest
-from playwright.sync_api import Browser, Dialog, Page, sync_playwright
+from playwright.sync_api import Dialog, Page
 
 from aupguard.console.store_sql import SqlUserStore
 from aupguard.store.db import Database
-from tests.services import aupguard_command, free_port
+from tests.console.browser import PASSWORD, Server, password_step, shot
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-PASSWORD = "correct horse battery staple"
 XSS_SCRIPT = "<script>window.__pwned = 1; alert('pwned')</script> claim your prize"
 XSS_ATTRIBUTE = '"onmouseover="window.__pwned = 2" autofocus onfocus="window.__pwned = 3" x="'
-
-
-@dataclass
-class Server:
-    base: str
-    env: dict[str, str]
-    url: str
-    shots: Path
-
-    def user(self, name: str, *args: str) -> dict[str, str]:
-        made = subprocess.run(
-            [*aupguard_command(), "console", "user-create", name, *args, "--json"],
-            env={**self.env, "AUPGUARD_CONSOLE_PASSWORD": PASSWORD},
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=True,
-        )
-        shown: dict[str, str] = json.loads(made.stdout)
-        return shown
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} is missing: install the Debian package chromium (make does)")
-    tmp = tmp_path_factory.mktemp("console")
-    url = f"sqlite:///{tmp / 'console.sqlite'}"
-    env = {**os.environ, "AUPGUARD_DATABASE_URL": url}
-    shots = Path(os.environ.get("AUPGUARD_SCREENSHOTS") or tmp / "screenshots")
-    shots.mkdir(parents=True, exist_ok=True)
-    port = free_port()
-    log = (tmp / "server.log").open("wb")
-    process = subprocess.Popen(
-        [*aupguard_command(), "serve", "--port", str(port), "--no-access-log"],
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        cwd=tmp,
-    )
-    base = f"http://localhost:{port}"
-    try:
-        deadline = time.monotonic() + 180
-        while True:
-            assert process.poll() is None, (tmp / "server.log").read_text()
-            try:
-                if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, "the server did not become ready"
-            time.sleep(0.2)
-        yield Server(base, env, url, shots)
-    finally:
-        process.terminate()
-        process.wait(timeout=20)
-        log.close()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as p:
-        launched = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield launched
-        launched.close()
-
-
-@pytest.fixture
-def page(browser: Browser) -> Iterator[Page]:
-    context = browser.new_context(viewport={"width": 1000, "height": 640})
-    context.set_default_timeout(120_000)  # the machine may be busy; no timing is asserted
-    opened = context.new_page()
-    yield opened
-    context.close()
-
-
-def shot(page: Page, server: Server, name: str) -> None:
-    page.screenshot(path=str(server.shots / f"{name}.png"))
-
-
-def password_step(page: Page, server: Server, name: str, password: str = PASSWORD) -> None:
-    page.goto(f"{server.base}/console/")
-    assert page.url == f"{server.base}/console/sign-in"
-    page.fill("#name", name)
-    page.fill("#password", password)
-    page.click("#submit")
 
 
 def test_sign_in_screen_a_hostile_message_and_sign_out(page: Page, server: Server) -> None:

@@ -53,7 +53,7 @@ def test_sign_in_with_password_and_totp(
     assert "Welcome, rita" in home.text
     assert "Test a message" in home.text
     assert "Membership review" not in home.text  # admin only
-    assert "Held-message queue" in home.text  # a reviewer's page
+    assert '/console/queue">Queue</a></li>' in home.text  # a reviewer's page
     stored = accounts.users.find(None, person.user.id)
     assert stored is not None
     assert stored.last_sign_in_at == clock.now

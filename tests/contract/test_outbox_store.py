@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -323,3 +323,23 @@ def test_a_senders_history(store: MessageStore) -> None:
     )
     mine = store.find_messages(MessageQuery(tenant="acme", sender="+12025550100", limit=10))
     assert len(mine) == 3 and all(m.sender == "+12025550100" for m in mine)
+
+
+def test_rule_hits_per_utc_day(store: MessageStore) -> None:
+    midnight = datetime(2026, 3, 2, tzinfo=UTC)
+    store.accept(
+        [
+            accept(at=midnight - timedelta(minutes=1), verdict="block", rules=("a.one", "b.two")),
+            accept(at=midnight + timedelta(minutes=1), verdict="block", rules=("a.one",)),
+            accept(at=midnight + timedelta(minutes=2), verdict="block", rules=("a.one",)),
+            accept(at=midnight + timedelta(minutes=3)),  # no rule
+            accept(at=midnight - timedelta(days=5), verdict="block", rules=("a.one",)),  # too old
+        ],
+        midnight,
+    )
+    hits = sorted(store.rule_hits(midnight - timedelta(days=1)))
+    assert hits == [
+        (date(2026, 3, 1), "a.one", 1),
+        (date(2026, 3, 1), "b.two", 1),
+        (date(2026, 3, 2), "a.one", 2),
+    ]

@@ -31,9 +31,13 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from aupguard.actors import Actor, Forbidden, Role
 from aupguard.api.logs import get_logger
 from aupguard.audit.chain import PLATFORM
+from aupguard.console import cases as case_views
+from aupguard.console import insight
 from aupguard.console.accounts import Accounts, UserNotFound, WrongPassword
+from aupguard.console.insight import HitChart
 from aupguard.console.pages import PAGES, PageInfo
 from aupguard.console.passwords import WeakPassword
+from aupguard.console.ratelimit import RateLimit
 from aupguard.console.review import ACTIONS, AlreadyReviewed, ItemNotFound, ReviewQueue
 from aupguard.console.sessions import Session, Sessions
 from aupguard.console.store import (
@@ -44,11 +48,15 @@ from aupguard.console.store import (
     Stage,
     UserStore,
 )
+from aupguard.enforcement.datasets import STEPS
+from aupguard.enforcement.service import EnforcementError, NotFound
 from aupguard.engine.events import OutboundMessage
 from aupguard.outbox.model import cursor_of, decode_cursor
+from aupguard.service.screening import utc_now
 
 if TYPE_CHECKING:
     from aupguard.api.services import Services
+    from aupguard.consent.store import ConsentStore
     from aupguard.enforcement.service import Enforcement
 
 __all__ = [
@@ -268,6 +276,11 @@ class Console:
             except UserNotFound:
                 self._refused(visit, 404, "reach a user outside its tenant")
                 return self.render(visit, "error.html", 404, message="There is no such user.")
+            except EnforcementError as exc:
+                if isinstance(exc, NotFound):
+                    self._refused(visit, 404, "reach a record outside the tenant named")
+                    return self.render(visit, "error.html", 404, message=_sentence(str(exc)))
+                return self.render(visit, "error.html", 400, message=_sentence(str(exc)))
             except ItemNotFound:
                 self._refused(visit, 404, "reach a message outside the tenant named")
                 return self.render(
@@ -747,6 +760,435 @@ async def review_held(console: Console, visit: Visit) -> Response:
     return console.redirect(visit, f"/queue/next?note={action}")
 
 
+# -- cases -----------------------------------------------------------------------------
+
+CASE_NOTES = {
+    "note": "The note was added.",
+    "assign": "The case was assigned.",
+    "decide": "The case was decided.",
+    "act": "The enforcement action was taken.",
+}
+
+
+def _sentence(text: str) -> str:
+    return text[:1].upper() + text[1:] + ("" if text.endswith(".") else ".")
+
+
+def _choice(raw: str, allowed: tuple[str, ...], name: str) -> str | None:
+    raw = raw.strip()
+    if not raw:
+        return None
+    if raw not in allowed:
+        raise Refused(400, f"{name}: one of {', '.join(allowed)}.")
+    return raw
+
+
+async def cases_page(console: Console, visit: Visit) -> Response:
+    _require_page(visit, "/cases")
+    params = visit.request.query_params
+    filters: dict[str, Any] = {
+        "tenant": params.get("tenant", "").strip() or None,
+        "status": _choice(params.get("status", ""), case_views.CASE_STATUSES, "status"),
+        "type": _choice(params.get("type", ""), case_views.CASE_TYPES, "type"),
+        "assignee": params.get("assignee", "").strip() or None,
+        "overdue": params.get("overdue", "") == "1",
+    }
+    now = console.enforcement.clock()
+    found = case_views.find_cases(
+        console.enforcement,
+        visit.actor,
+        tenant=filters["tenant"],
+        status=filters["status"],
+        type_=filters["type"],
+        overdue=bool(filters["overdue"]),
+        assignee=filters["assignee"],
+        now=now,
+    )
+    return console.render(
+        visit,
+        "cases.html",
+        rows=case_views.case_rows(found, now),
+        f=filters,
+        statuses=case_views.CASE_STATUSES,
+        types=case_views.CASE_TYPES,
+        limit=case_views.LIST_LIMIT,
+    )
+
+
+def _case_of(console: Console, visit: Visit) -> Any:
+    params = visit.request.path_params
+    return case_views.open_case_page(
+        console.enforcement, visit.actor, params["tenant"], params["case_id"]
+    )
+
+
+def _case_view(
+    console: Console, visit: Visit, case: Any, *, note: str = "", error: str = "", status: int = 200
+) -> Response:
+    svc = console.enforcement
+    actions = case_views.actions_of(svc, case)
+    clock, overdue = case_views.clock_text(case, svc.clock())
+    if case.status == "appealed":
+        outcomes: tuple[str, ...] = ("upheld", "reversed")
+    elif case.status in ("open", "needs_info"):
+        outcomes = ("violation", "no_violation")
+    else:
+        outcomes = ()
+    return console.render(
+        visit,
+        "case.html",
+        status,
+        case=case,
+        moments=case_views.timeline(case, actions),
+        actions=actions,
+        clock=clock,
+        overdue=overdue,
+        outcomes=outcomes,
+        steps=STEPS,
+        can_act=visit.actor.has(Role.REVIEWER, Role.ADMIN),
+        me=visit.actor.id,
+        note=note,
+        error=error,
+    )
+
+
+async def case_page(console: Console, visit: Visit) -> Response:
+    _require_page(visit, "/cases")
+    note = CASE_NOTES.get(visit.request.query_params.get("note", ""), "")
+    return _case_view(console, visit, _case_of(console, visit), note=note)
+
+
+async def case_change(console: Console, visit: Visit) -> Response:
+    """Note, assign, decide or act: through the enforcement service, then back to the case."""
+    _require_page(visit, "/cases")
+    case = _case_of(console, visit)
+    svc, actor = console.enforcement, visit.actor
+    what = visit.request.path_params["what"]
+    try:
+        if what == "note":
+            svc.note(actor, case.tenant, case.id, visit.field("text"))
+        elif what == "assign":
+            assignee = visit.field("assignee").strip()
+            if not assignee:
+                raise EnforcementError(
+                    "missing_assignee", "say who to assign the case to", "assignee"
+                )
+            svc.assign(actor, case.tenant, case.id, assignee[:128])
+        elif what == "decide":
+            svc.decide(actor, case.tenant, case.id, visit.field("outcome"), visit.field("reason"))
+        elif what == "act":
+            case_views.take_action(
+                svc, actor, case, visit.field("step"), visit.field("reason"), visit.field("target")
+            )
+        else:
+            raise Refused(404, "There is no such page.")
+    except EnforcementError as exc:
+        if isinstance(exc, NotFound):
+            raise
+        return _case_view(
+            console, visit, _case_of(console, visit), error=_sentence(str(exc)), status=400
+        )
+    path = f"/cases/{quote(case.tenant, safe='')}/{case.id}?note={what}"
+    return console.redirect(visit, path)
+
+
+# -- the legal register ----------------------------------------------------------------
+
+LEGAL_FIELDS = ("tenant", "authority", "basis", "scope", "deadline")
+
+
+def _legal_guard(console: Console, visit: Visit) -> None:
+    """Legal staff only; anyone else is refused, and the attempt is in the audit log."""
+    console.enforcement.guard(visit.actor, Role.LEGAL, action="open the legal-request register")
+
+
+def _legal_view(
+    console: Console,
+    visit: Visit,
+    *,
+    form: dict[str, Any] | None = None,
+    note: str = "",
+    error: str = "",
+    status: int = 200,
+) -> Response:
+    from aupguard.enforcement.legal import legal_requests
+    from aupguard.enforcement.records import LegalRequest
+
+    svc = console.enforcement
+    tenant = visit.request.query_params.get("tenant", "").strip() or None
+    if tenant is not None:
+        requests = legal_requests(svc, visit.actor, tenant)
+    else:
+        requests = svc.store.find_any(LegalRequest, status="open", limit=200)
+    blank: dict[str, Any] = dict.fromkeys(LEGAL_FIELDS, "") | {"emergency": False}
+    return console.render(
+        visit,
+        "legal.html",
+        status,
+        requests=requests,
+        tenant=tenant,
+        form=form or blank,
+        now=svc.clock(),
+        note=note,
+        error=error,
+    )
+
+
+async def legal_page(console: Console, visit: Visit) -> Response:
+    _legal_guard(console, visit)
+    note = "The request was registered." if visit.request.query_params.get("note") else ""
+    return _legal_view(console, visit, note=note)
+
+
+async def legal_register(console: Console, visit: Visit) -> Response:
+    from aupguard.enforcement.legal import register_request
+
+    _legal_guard(console, visit)
+    form: dict[str, Any] = {name: visit.field(name).strip() for name in LEGAL_FIELDS}
+    form["emergency"] = visit.field("emergency") == "1"
+    error = ""
+    if not form["tenant"]:
+        error = "Tenant: name the account the request concerns."
+    else:
+        try:
+            deadline = datetime.fromisoformat(form["deadline"])
+        except ValueError:
+            error = "Deadline: a date and time with its zone, e.g. 2026-12-01T17:00:00+00:00."
+        else:
+            try:
+                register_request(
+                    console.enforcement,
+                    visit.actor,
+                    form["tenant"],
+                    authority=form["authority"],
+                    basis=form["basis"],
+                    scope=form["scope"],
+                    deadline=deadline,
+                    emergency=form["emergency"],
+                )
+            except EnforcementError as exc:
+                error = f"{(exc.field or 'request').capitalize()}: {exc}."
+    if error:
+        return _legal_view(console, visit, form=form, error=error, status=400)
+    return console.redirect(
+        visit, f"/legal?note=registered&tenant={quote(form['tenant'], safe='')}"
+    )
+
+
+# -- the public abuse-report form --------------------------------------------------------
+
+REPORT_FIELDS = ("url", "number", "workspace", "timestamp", "description", "contact")
+
+
+def report_limiter(services: Services) -> RateLimit:
+    """Public reports per client address: 5 in 10 minutes (per server process)."""
+    return RateLimit(5, 600.0)
+
+
+async def report_page(console: Console, visit: Visit) -> Response:
+    session = visit.session
+    if session is None:
+        session = console.sessions.start()
+    visit.session = session
+    form = dict.fromkeys(REPORT_FIELDS, "")
+    response = console.render(visit, "report.html", form=form, problems={}, done=False)
+    console.set_cookie(response, session)
+    return response
+
+
+async def report_submit(console: Console, visit: Visit) -> Response:
+    from aupguard.api.routes.enforcement import enforcement
+    from aupguard.enforcement.reports import ReportInvalid, file_report
+
+    form = {name: visit.field(name).strip() for name in REPORT_FIELDS}
+    address = visit.request.client.host if visit.request.client else "unknown"
+    if not console.services.component(report_limiter).allow(address):
+        raise Refused(
+            429, "Too many reports from your address: wait a few minutes and send it again."
+        )
+    if visit.field("website"):  # the honeypot: only robots fill a field nobody sees
+        console.log.warning("console_report_trap", address=address)
+        return console.render(visit, "report.html", form=form, problems={}, done=True, report="")
+    data = {k: v for k, v in form.items() if v}
+    try:
+        report = file_report(console.services.component(enforcement), data)
+    except ReportInvalid as exc:
+        return console.render(
+            visit, "report.html", 422, form=form, problems=exc.problems, done=False
+        )
+    return console.render(visit, "report.html", form=form, problems={}, done=True, report=report.id)
+
+
+# -- the customer view ------------------------------------------------------------------
+
+CUSTOMER_NOTES = {
+    "appealed": "Your appeal was filed: a reviewer who did not decide the case looks at it."
+}
+
+
+def consent_ledger(services: Services) -> ConsentStore:
+    """The consent ledger the send path reads (the screener's), else the database's."""
+    from aupguard.consent.source import ConsentSource
+
+    for source in services.screener.sources:
+        if isinstance(source, ConsentSource):
+            return source.ledger
+    from aupguard.service.pipeline import consent_source
+
+    return consent_source(services.database).ledger
+
+
+def _pack_titles(console: Console) -> tuple[dict[str, str], dict[str, str]]:
+    pack = console.services.engine.pack
+    rules = {r.id: r.title for r in pack.rules}
+    clauses = {c: f"{loc.value.policy}: {loc.value.text}" for c, loc in pack.clauses.items()}
+    return rules, clauses
+
+
+def _own_tenant(visit: Visit) -> str:
+    tenant = visit.actor.tenant
+    if tenant is None:
+        raise Forbidden(visit.actor, "open a tenant's own messages (tenant users only)")
+    return tenant
+
+
+def _customer_view(
+    console: Console, visit: Visit, *, error: str = "", status: int = 200
+) -> Response:
+    from aupguard.consent.source import recipient_key
+    from aupguard.enforcement.records import Case
+    from aupguard.outbox.model import MessageQuery
+
+    _require_page(visit, "/my-messages")
+    tenant = _own_tenant(visit)
+    params = visit.request.query_params
+    after = _cursor(params.get("after", ""))
+    store = console.review.store
+    found = store.find_messages(
+        MessageQuery(tenant=tenant, statuses=("held", "blocked"), limit=PAGE_SIZE + 1, after=after)
+    )
+    last = found[PAGE_SIZE - 1] if len(found) > PAGE_SIZE else None
+    more = cursor_of(last.created_at, last.id) if last is not None else ""
+    appealable: list[Case] | None = None
+    appealed: list[Case] = []
+    if visit.actor.has(Role.TENANT_ADMIN):
+        cases = console.enforcement.cases(visit.actor, tenant)
+        appealable = [
+            c
+            for c in cases
+            if c.status == "decided"
+            and c.outcome in ("violation", "upheld")
+            and c.appealed_at is None
+        ]
+        appealed = [c for c in cases if c.status == "appealed"]
+    number = params.get("number", "").strip()[:32]
+    consent = (
+        console.services.component(consent_ledger).history(tenant, recipient_key(number))
+        if number
+        else []
+    )
+    titles, _ = _pack_titles(console)
+    note = CUSTOMER_NOTES.get(params.get("note", ""), "")
+    return console.render(
+        visit,
+        "my_messages.html",
+        status,
+        messages=found[:PAGE_SIZE],
+        more=more,
+        titles=titles,
+        appealable=appealable,
+        appealed=appealed,
+        number=number,
+        consent=consent,
+        note=note,
+        error=error,
+    )
+
+
+async def my_messages_page(console: Console, visit: Visit) -> Response:
+    return _customer_view(console, visit)
+
+
+async def my_message_page(console: Console, visit: Visit) -> Response:
+
+    _require_page(visit, "/my-messages")
+    tenant = _own_tenant(visit)
+    message_id = visit.request.path_params["message_id"]
+    message = console.review.store.message(tenant, message_id)
+    if message is None:  # another tenant's id, or none: refused, and recorded
+        console.enforcement.store.audit.append(
+            [
+                console.enforcement.draft(
+                    visit.actor,
+                    tenant,
+                    "access.denied",
+                    message_id,
+                    {"action": "open a message", "reason": "not in this tenant"},
+                )
+            ]
+        )
+        raise ItemNotFound(message_id)
+    cases = []
+    if visit.actor.has(Role.TENANT_ADMIN):
+        cases = [
+            c
+            for c in console.enforcement.cases(visit.actor, tenant)
+            if any(e.get("message") == message.id for e in c.evidence)
+        ]
+    titles, clause_titles = _pack_titles(console)
+    return console.render(
+        visit,
+        "my_message.html",
+        message=message,
+        titles=titles,
+        clause_titles=clause_titles,
+        cases=cases,
+    )
+
+
+async def appeal(console: Console, visit: Visit) -> Response:
+    _require_page(visit, "/my-messages")
+    tenant = _own_tenant(visit)
+    try:
+        console.enforcement.appeal(visit.actor, tenant, visit.field("case"), visit.field("reason"))
+    except EnforcementError as exc:
+        if isinstance(exc, NotFound):
+            raise
+        return _customer_view(console, visit, error=_sentence(str(exc)), status=400)
+    return console.redirect(visit, "/my-messages?note=appealed")
+
+
+# -- policy and account pages --------------------------------------------------------------
+
+
+def hit_chart(services: Services) -> HitChart:
+    return HitChart(services.component(review_queue).store, utc_now)
+
+
+async def policy_page(console: Console, visit: Visit) -> Response:
+    _require_page(visit, "/policy")
+    pack = console.services.engine.pack
+    _, counts = console.services.component(hit_chart).counts()
+    return console.render(
+        visit,
+        "policy.html",
+        pack=pack,
+        rows=insight.rule_rows(pack, counts),
+        coverage=insight.pack_coverage(pack),
+        days=insight.DAYS,
+        bars=insight.bars,
+    )
+
+
+async def account_page(console: Console, visit: Visit) -> Response:
+    _require_page(visit, "/accounts")
+    tenant = visit.request.query_params.get("tenant", "").strip()
+    view = None
+    if tenant:
+        view = insight.account_view(console.enforcement, visit.actor, tenant, utc_now())
+    return console.render(visit, "account.html", tenant=tenant, view=view)
+
+
 # -- the audit log ---------------------------------------------------------------------
 
 
@@ -822,6 +1264,17 @@ def create_console(services: Services) -> Starlette:
         *route("/queue/next", queue_next, None),
         *route("/queue/{tenant}/{message_id}", held_page, None),
         *route("/queue/{tenant}/{message_id}/review", None, review_held),
+        *route("/cases", cases_page, None),
+        *route("/cases/{tenant}/{case_id}", case_page, None),
+        *route("/cases/{tenant}/{case_id}/{what}", None, case_change),
+        *route("/legal", legal_page, legal_register),
+        *route("/report", report_page, None, stage=None),
+        *route("/report", None, report_submit, stage=None),
+        *route("/my-messages", my_messages_page, None),
+        *route("/my-messages/appeal", None, appeal),
+        *route("/my-messages/{message_id}", my_message_page, None),
+        *route("/policy", policy_page, None),
+        *route("/accounts", account_page, None),
         *route("/audit", audit_page, None),
         *route("/audit/verify", None, audit_verify),
     ]

@@ -15,7 +15,7 @@ import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import fields
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any, Literal, TypeVar
 
 import orjson
@@ -381,6 +381,23 @@ class SqlMessageStore:
         with self.db.engine.connect() as conn:
             rows = conn.execute(stmt).all()
         return [_message(r) for r in rows]
+
+    def rule_hits(self, since: datetime) -> list[tuple[date, str, int]]:
+        c = decisions.c
+        day = func.date(c.at)  # PostgreSQL: the UTC day (sessions run in UTC); SQLite: text
+        stmt = (
+            select(day, c.rules, func.count())
+            .where(c.at >= since, c.rules != "")
+            .group_by(day, c.rules)
+        )
+        with self.db.engine.connect() as conn:
+            rows = conn.execute(stmt).all()
+        counts: dict[tuple[date, str], int] = {}
+        for when, rules, n in rows:
+            key_day = when if isinstance(when, date) else date.fromisoformat(str(when))
+            for rule in _unlist(rules):
+                counts[(key_day, rule)] = counts.get((key_day, rule), 0) + int(n)
+        return [(d, rule, n) for (d, rule), n in counts.items()]
 
     def held_entry(self, tenant: str, message_id: str) -> OutboxEntry | None:
         c = outbox.c

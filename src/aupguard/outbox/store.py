@@ -10,9 +10,10 @@ The SQL implementation is `aupguard.outbox.sql.SqlMessageStore`.
 from __future__ import annotations
 
 import threading
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Literal, Protocol
 
 from aupguard.outbox.model import (
@@ -60,6 +61,10 @@ class MessageStore(Protocol):
 
     def held_entry(self, tenant: str, message_id: str) -> OutboxEntry | None:
         """The held delivery of a held message (its body and evidence)."""
+        ...
+
+    def rule_hits(self, since: datetime) -> list[tuple[date, str, int]]:
+        """(day, rule, decisions) for every tenant's decisions since `since` (UTC days)."""
         ...
 
     def review(
@@ -156,6 +161,15 @@ class MemoryMessageStore:
             found = [m for m in self.messages.values() if query.matches(m)]
         found.sort(key=lambda m: (m.created_at, m.id), reverse=not query.oldest_first)
         return found[: query.limit]
+
+    def rule_hits(self, since: datetime) -> list[tuple[date, str, int]]:
+        counts: Counter[tuple[date, str]] = Counter()
+        with self._lock:
+            for d in self.decision_log:
+                if d.at >= since:
+                    for rule in d.rules:
+                        counts[(d.at.astimezone(UTC).date(), rule)] += 1
+        return [(day, rule, n) for (day, rule), n in counts.items()]
 
     def held_entry(self, tenant: str, message_id: str) -> OutboxEntry | None:
         with self._lock:
