@@ -30,18 +30,23 @@ def test_the_compiled_feature_counting_is_built() -> None:
     assert COMPILED
 
 
-# ASCII with every class the counting distinguishes: letters of both cases, digits,
-# the punctuation split off, other symbols, and each separator str.split() knows
-_ASCII = st.text(
+# Latin-1 with every class the counting distinguishes: letters of both cases (accented
+# too), digits, the punctuation split off, other symbols, each separator str.split()
+# knows (NEL and no-break space included), and symbols that are not letters (£ × ÷)
+_LATIN1 = st.text(
     alphabet=st.sampled_from(
-        [*"abcxyzABZ0123456789 .,!?&'-:/@#$%*_~|\\\"", *"\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f\x00\x7f"]
+        [
+            *"abcxyzABZ0123456789 .,!?&'-:/@#$%*_~|\\\"",
+            *"\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f\x00\x7f\x85\xa0",
+            *"£éÀßÿ×÷ªµ¿",
+        ]
     ),
     max_size=300,
 )
 
 
 @settings(max_examples=500, deadline=None)
-@given(st.one_of(_ASCII, st.text(max_size=200)))
+@given(st.one_of(_LATIN1, st.text(max_size=200)))
 def test_compiled_counts_equal_the_python_reference(text: str) -> None:
     model = default_model()
     fast, reference = model.counts(text), model.python_counts(text)
@@ -55,6 +60,7 @@ def test_corpus_words_are_counted_alike_by_both_paths() -> None:
     for text, tokens in (
         ("free entry in 2 a wkly comp to win fa cup final tkts", 11),
         ("ok lar... joking wif u oni", 5),
+        ("winner! claim your £900 prize, café crème\xa0à volonté", 7),
     ):
         counts = model.counts(text)
         assert counts == pytest.approx(model.python_counts(text))

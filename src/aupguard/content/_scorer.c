@@ -1,21 +1,22 @@
 /*
- * Compiled feature counting for the spam/smishing classifier (ASCII texts).
+ * Compiled feature counting for the spam/smishing classifier (texts within Latin-1).
  *
  * `Scorer(chars, lexical, vocabulary).stats(text)` returns, for a normalised
- * ASCII text, exactly what the pure-Python path of aupguard.content.classifier
- * computes from aupguard.content.features:
+ * text whose code points are all below 256, exactly what the pure-Python path
+ * of aupguard.content.classifier computes from aupguard.content.features:
  *
  *   (sum of the weights of the distinct features, number of distinct features,
  *    number of word tokens that are letters only and longer than one,
  *    how many of those tokens are in the vocabulary)
  *
- * and None for a text holding any non-ASCII character (the Python path scores
- * those). Features are the distinct character trigrams of " " + text + " " with
- * the digits 1-9 folded to 0, the distinct words of that text with punctuation
- * turned into spaces, and the distinct pairs of neighbouring words joined by a
- * space. Weights are looked up by their exact bytes (the hash only finds the
- * slot), so the result equals the Python one up to the order of the additions.
- * tests/content/test_scorer.py checks the equality on generated texts.
+ * and None for any other text (the Python path scores those). Features are the
+ * distinct character trigrams of " " + text + " " with the digits 1-9 folded to
+ * 0, the distinct words of that text with ASCII punctuation turned into spaces
+ * (split where str.split() splits), and the distinct pairs of neighbouring words
+ * joined by a space. Weights are looked up by the exact UTF-8 bytes of a feature
+ * (the hash only finds the slot), so the result equals the Python one up to the
+ * order of the additions. tests/content/test_classifier.py checks the equality
+ * on generated texts.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -160,24 +161,24 @@ typedef struct {
     uint64_t hash;
 } Feature;
 
-/* Character classes of ASCII bytes, filled once by the module's init. */
+/* Character classes of Latin-1 code points (the texts this module counts), filled once by
+   the module's init from Python's own predicates, so words split and letters count exactly
+   as str.split() and str.isalpha() do. */
 enum { SPACE = 1, PUNCT = 2, ALPHA = 4 };
 static unsigned char classes[256];
 
 static void
 classes_init(void)
 {
-    /* SPACE: what str.split() splits on within ASCII; PUNCT: features.py's _PUNCT_CHARS */
-    const char *spaces = " \t\n\v\f\r\x1c\x1d\x1e\x1f";
-    const char *punct = "!\"#'()*+,-/:;<=>?@[\\]^_`{|}~.&";
-    for (const char *p = spaces; *p; p++)
-        classes[(unsigned char)*p] |= SPACE;
+    const char *punct = "!\"#'()*+,-/:;<=>?@[\\]^_`{|}~.&"; /* features.py's _PUNCT_CHARS */
+    for (Py_UCS4 c = 0; c < 256; c++) {
+        if (Py_UNICODE_ISSPACE(c))
+            classes[c] |= SPACE;
+        if (Py_UNICODE_ISALPHA(c))
+            classes[c] |= ALPHA;
+    }
     for (const char *p = punct; *p; p++)
         classes[(unsigned char)*p] |= PUNCT;
-    for (int c = 'a'; c <= 'z'; c++)
-        classes[c] |= ALPHA;
-    for (int c = 'A'; c <= 'Z'; c++)
-        classes[c] |= ALPHA;
 }
 
 static size_t
@@ -196,17 +197,34 @@ typedef struct {
     Table vocabulary;
 } Scorer;
 
-/* Sum of the weights of the distinct trigrams of `p` (n bytes), their number in *count.
-   `seen` is a zeroed set of `mask + 1` slots; a key is stored with bit 24 set, so 0 is empty. */
+/* A text held twice: as Latin-1 code points (one byte each: what classes and distinct
+   trigrams are computed on) and as UTF-8 (what the model's feature names are). `off[i]` is
+   where code point i starts in the UTF-8 copy; NULL when the text is ASCII (the two agree). */
+typedef struct {
+    const unsigned char *codes;
+    const char *utf8;
+    const Py_ssize_t *off;
+} View;
+
+static Py_ssize_t
+at_utf8(const View *v, Py_ssize_t i)
+{
+    return v->off == NULL ? i : v->off[i];
+}
+
+/* Sum of the weights of the distinct trigrams of a view of n code points, their number in
+   *count. `seen` is a zeroed set of `mask + 1` slots; a key is stored with bit 24 set, so 0
+   is empty. */
 static double
-trigram_sum(const Scorer *self, const char *p, Py_ssize_t n, uint32_t *seen, size_t mask,
+trigram_sum(const Scorer *self, const View *v, Py_ssize_t n, uint32_t *seen, size_t mask,
             Py_ssize_t *count)
 {
     Py_ssize_t distinct = 0;
     double sum = 0.0;
+    const unsigned char *p = v->codes;
     for (Py_ssize_t i = 0; i + 2 < n; i++) {
-        uint32_t key = (1u << 24) | ((uint32_t)(unsigned char)p[i] << 16) |
-                       ((uint32_t)(unsigned char)p[i + 1] << 8) | (uint32_t)(unsigned char)p[i + 2];
+        uint32_t key = (1u << 24) | ((uint32_t)p[i] << 16) | ((uint32_t)p[i + 1] << 8) |
+                       (uint32_t)p[i + 2];
         size_t at = (size_t)(key * 2654435761u) & mask;
         while (seen[at] != 0 && seen[at] != key)
             at = (at + 1) & mask;
@@ -214,7 +232,9 @@ trigram_sum(const Scorer *self, const char *p, Py_ssize_t n, uint32_t *seen, siz
             continue;
         seen[at] = key;
         distinct++;
-        const Entry *s = table_find(&self->chars, fnv1a(FNV_OFFSET, p + i, 3), p + i, 3);
+        Py_ssize_t from = at_utf8(v, i), length = at_utf8(v, i + 3) - from;
+        const char *gram = v->utf8 + from;
+        const Entry *s = table_find(&self->chars, fnv1a(FNV_OFFSET, gram, length), gram, length);
         if (s != NULL)
             sum += s->weight;
     }
@@ -252,6 +272,19 @@ count_lexical(const Scorer *self, Feature *seen, size_t mask, const Feature *f, 
 
 enum { STACK_BYTES = 32768 };
 
+/* Write code point c (< 256) as UTF-8 at out; the number of bytes. */
+static Py_ssize_t
+put_utf8(char *out, unsigned char c)
+{
+    if (c < 0x80) {
+        out[0] = (char)c;
+        return 1;
+    }
+    out[0] = (char)(0xC0 | (c >> 6));
+    out[1] = (char)(0x80 | (c & 0x3F));
+    return 2;
+}
+
 static PyObject *
 Scorer_stats(Scorer *self, PyObject *text)
 {
@@ -259,18 +292,21 @@ Scorer_stats(Scorer *self, PyObject *text)
         PyErr_SetString(PyExc_TypeError, "text must be str");
         return NULL;
     }
-    if (!PyUnicode_IS_ASCII(text))
-        Py_RETURN_NONE;
+    if (PyUnicode_KIND(text) != PyUnicode_1BYTE_KIND)
+        Py_RETURN_NONE; /* beyond Latin-1: the Python path */
+    int ascii = PyUnicode_IS_ASCII(text);
     Py_ssize_t size = PyUnicode_GET_LENGTH(text);
-    const char *raw = (const char *)PyUnicode_1BYTE_DATA(text);
+    const Py_UCS1 *raw = PyUnicode_1BYTE_DATA(text);
     Py_ssize_t n = size + 2;
     /* words are separated by at least one space and the text is padded with one each side */
     size_t words_max = (size_t)n / 2 + 1;
     size_t grams_size = power_of_two_above((size_t)n * 2);
     size_t lexical_size = power_of_two_above(words_max * 4);
-    /* one block: prepared text (n), without punctuation (n), word pairs (3n), then the
-       trigram set, the word bounds and the lexical set, each aligned */
-    size_t grams_at = ((size_t)n * 5 + 7) & ~(size_t)7;
+    /* one block: the prepared text and its copy without punctuation, as code points (n each)
+       and as UTF-8 (2n each), the word pairs (5n), the UTF-8 offsets, the trigram set, the
+       word bounds and the lexical set */
+    size_t off_at = ((size_t)n * 11 + 7) & ~(size_t)7;
+    size_t grams_at = off_at + sizeof(Py_ssize_t) * ((size_t)n + 1);
     size_t words_at = (grams_at + sizeof(uint32_t) * grams_size + 7) & ~(size_t)7;
     size_t lexical_at = words_at + sizeof(Feature) * words_max;
     size_t total = lexical_at + sizeof(Feature) * lexical_size;
@@ -281,7 +317,9 @@ Scorer_stats(Scorer *self, PyObject *text)
         if (block == NULL)
             return PyErr_NoMemory();
     }
-    char *prepared = block, *plain = block + n, *pairs = block + 2 * n;
+    unsigned char *prepared = (unsigned char *)block, *plain = prepared + n;
+    char *prepared8 = block + 2 * n, *plain8 = block + 4 * n, *pairs = block + 6 * n;
+    Py_ssize_t *off = (Py_ssize_t *)(block + off_at);
     uint32_t *grams = (uint32_t *)(block + grams_at);
     Feature *words = (Feature *)(block + words_at), *seen = (Feature *)(block + lexical_at);
     memset(grams, 0, sizeof(uint32_t) * grams_size);
@@ -289,33 +327,46 @@ Scorer_stats(Scorer *self, PyObject *text)
     prepared[0] = plain[0] = ' ';
     prepared[n - 1] = plain[n - 1] = ' ';
     for (Py_ssize_t i = 0; i < size; i++) {
-        unsigned char c = (unsigned char)raw[i];
+        unsigned char c = raw[i];
         if (c >= '1' && c <= '9')
             c = '0';
-        prepared[i + 1] = (char)c;
-        plain[i + 1] = (classes[c] & PUNCT) ? ' ' : (char)c;
+        prepared[i + 1] = c;
+        plain[i + 1] = (classes[c] & PUNCT) ? ' ' : c;
+    }
+    View full = {prepared, (const char *)prepared, NULL};
+    View bare = {plain, (const char *)plain, NULL};
+    if (!ascii) {
+        Py_ssize_t used = 0;
+        for (Py_ssize_t i = 0; i < n; i++) {
+            off[i] = used;
+            put_utf8(plain8 + used, plain[i]);
+            used += put_utf8(prepared8 + used, prepared[i]);
+        }
+        off[n] = used;
+        full = (View){prepared, prepared8, off};
+        bare = (View){plain, plain8, off};
     }
 
     Py_ssize_t features;
-    double sum = trigram_sum(self, prepared, n, grams, grams_size - 1, &features);
+    double sum = trigram_sum(self, &full, n, grams, grams_size - 1, &features);
 
     Py_ssize_t count = 0, tokens = 0, known = 0;
     for (Py_ssize_t i = 0; i < n;) {
-        while (i < n && (classes[(unsigned char)plain[i]] & SPACE))
+        while (i < n && (classes[plain[i]] & SPACE))
             i++;
         if (i >= n)
             break;
         Py_ssize_t start = i;
         unsigned char alpha = ALPHA;
-        while (i < n && !(classes[(unsigned char)plain[i]] & SPACE)) {
-            alpha &= classes[(unsigned char)plain[i]];
+        while (i < n && !(classes[plain[i]] & SPACE)) {
+            alpha &= classes[plain[i]];
             i++;
         }
         Feature *w = &words[count++];
-        w->start = plain + start;
-        w->length = i - start;
+        w->start = bare.utf8 + at_utf8(&bare, start);
+        w->length = at_utf8(&bare, i) - at_utf8(&bare, start);
         w->hash = fnv1a(FNV_OFFSET, w->start, w->length);
-        if (alpha && w->length > 1) {
+        if (alpha && i - start > 1) {
             tokens++;
             known += table_find(&self->vocabulary, w->hash, w->start, w->length) != NULL;
         }
@@ -371,8 +422,8 @@ Scorer_dealloc(Scorer *self)
 
 static PyMethodDef Scorer_methods[] = {
     {"stats", (PyCFunction)Scorer_stats, METH_O,
-     "stats(text) -> (weight sum, distinct features, tokens, known tokens), or None if not "
-     "ASCII"},
+     "stats(text) -> (weight sum, distinct features, tokens, known tokens), or None beyond "
+     "Latin-1"},
     {NULL, NULL, 0, NULL},
 };
 
@@ -380,7 +431,7 @@ static PyTypeObject ScorerType = {
     PyVarObject_HEAD_INIT(NULL, 0).tp_name = "aupguard.content._scorer.Scorer",
     .tp_basicsize = sizeof(Scorer),
     .tp_flags = Py_TPFLAGS_DEFAULT,
-    .tp_doc = "Feature counting of the linear spam model for ASCII texts.",
+    .tp_doc = "Feature counting of the linear spam model for texts within Latin-1.",
     .tp_new = PyType_GenericNew,
     .tp_init = (initproc)Scorer_init,
     .tp_dealloc = (destructor)Scorer_dealloc,

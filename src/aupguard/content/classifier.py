@@ -3,10 +3,11 @@
 The model is a JSON file of weights (``model/spam-model.json``, built by
 `aupguard.content.train` with a fixed seed from the training data only). No
 pickle, no scikit-learn at run time: scoring a message is counting its
-distinct features and adding their weights (`Counts`). For ASCII texts -- most
-SMS -- the compiled module `aupguard.content._scorer` does the counting in a
-few microseconds; other texts, or an installation where the module could not
-be compiled, take the Python path over the same features
+distinct features and adding their weights (`Counts`). For texts within
+Latin-1 -- nearly all SMS in the Latin script, `£` and accents included -- the
+compiled module `aupguard.content._scorer` does the counting in a few
+microseconds; other texts, or an installation where the module could not be
+compiled, take the Python path over the same features
 (`Model.python_counts`), which gives the same counts (a property test holds
 the two together).
 
@@ -144,7 +145,7 @@ class Model:
         return s / math.sqrt(total) + self.bias
 
     def counts(self, text: str) -> Counts:
-        """Count a normalised text's features: compiled for ASCII, else in Python."""
+        """Count a normalised text's features: compiled within Latin-1, else in Python."""
         if self._scorer is not None:
             found = self._scorer.stats(text)
             if found is not None:
