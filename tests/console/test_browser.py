@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pyotp
@@ -61,6 +62,15 @@ class Server:
         )
         shown: dict[str, str] = json.loads(made.stdout)
         return shown
+
+    def change_staff_user(self, user_id: str, **changes: Any) -> None:
+        """Rewrite a stored staff user as time would have (an old sign-in, an old password)."""
+        db = Database(self.url)
+        store = SqlUserStore(db)
+        old = store.find(None, user_id)
+        assert old is not None
+        store.save(replace(old, **changes))
+        db.dispose()
 
 
 @pytest.fixture(scope="module")
@@ -134,12 +144,7 @@ def test_sign_in_screen_a_hostile_message_and_sign_out(page: Page, server: Serve
     secret = made["totp_secret"]
     # an old colleague who has not signed in for four months
     olga = server.user("olga", "--staff", "--role", "reviewer")
-    db = Database(server.url)
-    store = SqlUserStore(db)
-    old = store.find(None, olga["id"])
-    assert old is not None
-    store.save(replace(old, last_sign_in_at=datetime.now(UTC) - timedelta(days=120)))
-    db.dispose()
+    server.change_staff_user(olga["id"], last_sign_in_at=datetime.now(UTC) - timedelta(days=120))
 
     dialogs: list[str] = []
 
@@ -233,3 +238,25 @@ def test_repeated_failures_lock_the_account(page: Page, server: Server) -> None:
     password_step(page, server, "lena")  # the right password, too late
     assert "locked" in page.inner_text("#error")
     assert page.url.endswith("/console/sign-in")
+
+
+def test_an_expired_password_is_changed_before_anything_else(page: Page, server: Server) -> None:
+    made = server.user("pia", "--staff", "--role", "reviewer")
+    server.change_staff_user(
+        made["id"], password_changed_at=datetime.now(UTC) - timedelta(days=200)
+    )
+    password_step(page, server, "pia")
+    page.fill("#code", pyotp.TOTP(made["totp_secret"]).now())
+    page.click("#submit")
+    page.click("#continue")
+    assert page.url == f"{server.base}/console/password"
+    assert "more than 180 days old" in page.inner_text("#expired")
+    assert page.locator("text=Test a message").count() == 0
+    new = "blue harbour lantern at dusk"
+    page.fill("#current", PASSWORD)
+    page.fill("#new", new)
+    page.fill("#confirm", new)
+    page.click("#submit")
+    assert "was changed" in page.inner_text("#note")
+    page.goto(f"{server.base}/console/")
+    assert page.inner_text("h1") == "Welcome, pia"
