@@ -14,13 +14,16 @@ import os
 import subprocess
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 
+from aupguard.console.store_sql import SqlUserStore
+from aupguard.store.db import Database
 from tests.services import aupguard_command, free_port
 
 CHROMIUM = "/usr/bin/chromium"
@@ -55,6 +58,15 @@ class Server:
         )
         shown: dict[str, str] = json.loads(made.stdout)
         return shown
+
+    def change_staff_user(self, user_id: str, **changes: Any) -> None:
+        """Rewrite a stored staff user as time would have (an old sign-in, an old password)."""
+        db = Database(self.url)
+        store = SqlUserStore(db)
+        old = store.find(None, user_id)
+        assert old is not None
+        store.save(replace(old, **changes))
+        db.dispose()
 
 
 @pytest.fixture(scope="module")

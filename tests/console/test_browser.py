@@ -8,14 +8,11 @@ tests/console/browser.py.
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pyotp
 from playwright.sync_api import Dialog, Page
 
-from aupguard.console.store_sql import SqlUserStore
-from aupguard.store.db import Database
 from tests.console.browser import PASSWORD, Server, password_step, shot
 
 XSS_SCRIPT = "<script>window.__pwned = 1; alert('pwned')</script> claim your prize"
@@ -27,12 +24,7 @@ def test_sign_in_screen_a_hostile_message_and_sign_out(page: Page, server: Serve
     secret = made["totp_secret"]
     # an old colleague who has not signed in for four months
     olga = server.user("olga", "--staff", "--role", "reviewer")
-    db = Database(server.url)
-    store = SqlUserStore(db)
-    old = store.find(None, olga["id"])
-    assert old is not None
-    store.save(replace(old, last_sign_in_at=datetime.now(UTC) - timedelta(days=120)))
-    db.dispose()
+    server.change_staff_user(olga["id"], last_sign_in_at=datetime.now(UTC) - timedelta(days=120))
 
     dialogs: list[str] = []
 
@@ -126,3 +118,25 @@ def test_repeated_failures_lock_the_account(page: Page, server: Server) -> None:
     password_step(page, server, "lena")  # the right password, too late
     assert "locked" in page.inner_text("#error")
     assert page.url.endswith("/console/sign-in")
+
+
+def test_an_expired_password_is_changed_before_anything_else(page: Page, server: Server) -> None:
+    made = server.user("pia", "--staff", "--role", "reviewer")
+    server.change_staff_user(
+        made["id"], password_changed_at=datetime.now(UTC) - timedelta(days=200)
+    )
+    password_step(page, server, "pia")
+    page.fill("#code", pyotp.TOTP(made["totp_secret"]).now())
+    page.click("#submit")
+    page.click("#continue")
+    assert page.url == f"{server.base}/console/password"
+    assert "more than 180 days old" in page.inner_text("#expired")
+    assert page.locator("text=Test a message").count() == 0
+    new = "blue harbour lantern at dusk"
+    page.fill("#current", PASSWORD)
+    page.fill("#new", new)
+    page.fill("#confirm", new)
+    page.click("#submit")
+    assert "was changed" in page.inner_text("#note")
+    page.goto(f"{server.base}/console/")
+    assert page.inner_text("h1") == "Welcome, pia"

@@ -269,3 +269,19 @@ def test_one_key_from_many_addresses_is_a_shared_credential_incident(
         ("email", "incident.opened"),
         ("webhook", "incident.opened"),
     }
+
+
+def test_cli_a_key_pasted_into_a_message_is_held_for_its_owner(cli: Cli) -> None:
+    made = cli("keys", "create", "--tenant", "acme", "--scope", "send", "--json")
+    assert made.exit_code == 0
+    issued = json.loads(made.stdout)
+    secret, key_id = issued["secret"], issued["key"]["id"]
+    screened = json.loads(
+        cli.ok("enforce", "screen", f"staging key: {secret}", "-a", "globex", "--json", at=T0)
+    )
+    assert screened["verdict"] == "hold"
+    assert any(f"key {key_id} in clear" in line for line in screened["enforcement"])
+    (found,) = json.loads(cli.ok("incident", "list", "-a", "acme", "--json", who="ann:reviewer"))
+    assert (found["source"], found["held_keys"]) == ("detector", [key_id])
+    assert secret not in cli.ok("audit", "list", "-a", "acme")
+    assert secret not in cli.ok("incident", "show", found["id"], "-a", "acme")

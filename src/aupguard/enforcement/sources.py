@@ -12,8 +12,9 @@ cannot be read does not send.
 `CandidateStep` (an `AfterDecision`) appends the rule hits worth a case to an
 in-memory queue (a deque append); `flush` writes the queued hits in one
 transaction (checking, off the send path, whether a credential hit holds one of
-this platform's live API keys: `key_owner`) and `Enforcement.drain` (the worker, or `aupguard enforce
-drain`) turns them into cases and immediate actions. It also notes which
+this platform's live API keys: `key_owner`) and `Enforcement.drain` (the
+worker, or `aupguard enforce drain`) turns them into cases, immediate actions
+and credential incidents. It also notes which
 accounts sent, for acceptance of a policy version by continued use.
 """
 
