@@ -13,8 +13,9 @@ import secrets
 import time
 from datetime import date, datetime
 from typing import Any, ClassVar, Literal
+from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from aupguard.enforcement.datasets import Step
 
@@ -388,7 +389,10 @@ class Incident(Doc):
 
 
 class OutboxMessage(Doc):
-    """A notification to the customer: an e-mail, or a webhook signed with Ed25519."""
+    """A notification to the customer: an e-mail, or a webhook signed with Ed25519.
+
+    Webhooks are delivered by `aupguard.enforcement.notify` (pending -> sent, or
+    failed after the last attempt); e-mails wait for a mail transport."""
 
     KIND: ClassVar[str] = "outbox"
 
@@ -397,7 +401,40 @@ class OutboxMessage(Doc):
     body: dict[str, Any]
     signature: str | None = None
     key_id: str | None = None
-    status: Literal["pending", "sent"] = "pending"
+    status: Literal["pending", "sent", "failed"] = "pending"
+    attempts: int = Field(default=0, ge=0)
+    next_attempt: datetime | None = None
+    """Not before this time (None: at once)."""
+    last_error: str | None = None
+
+    @property
+    def due_index(self) -> datetime | None:
+        return self.next_attempt or self.created
+
+
+class Contact(Doc):
+    """Where an account is told of actions on it (one per account: id = tenant)."""
+
+    KIND: ClassVar[str] = "contact"
+
+    webhook_url: str | None = Field(default=None, max_length=2048)
+    email: str | None = Field(default=None, max_length=320)
+
+    @field_validator("webhook_url")
+    @classmethod
+    def _http_only(cls, value: str | None) -> str | None:
+        if value is not None:
+            parts = urlsplit(value)
+            if parts.scheme not in ("http", "https") or not parts.hostname:
+                raise ValueError("must be an http:// or https:// URL with a host")
+        return value
+
+    @field_validator("email")
+    @classmethod
+    def _address(cls, value: str | None) -> str | None:
+        if value is not None and (value.count("@") != 1 or " " in value or value.startswith("@")):
+            raise ValueError("must be one e-mail address (name@domain)")
+        return value
 
 
 class ContentItem(Doc):
