@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Iterator
+from dataclasses import asdict
 from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from typing import Any
@@ -80,7 +81,7 @@ def test_webhooks_reach_the_account_signed_and_only_once(
     violation_case(svc)  # a warning on the ladder: the customer is told
     (pending,) = hooks(svc, "pending")
     done = notify.deliver(svc, client)
-    assert done.as_dict() == {"sent": 1, "retrying": 0, "failed": 0, "waiting": 0}
+    assert asdict(done) == {"sent": 1, "retrying": 0, "failed": 0, "waiting": 0}
     ((headers, body),) = receiver.received
     assert headers["X-Aupguard-Topic"] == "enforcement.warn"
     assert headers["X-Aupguard-Delivery"] == pending.id
@@ -106,7 +107,7 @@ def test_a_failing_receiver_is_retried_with_backoff_then_dead_lettered(
     assert waiting.attempts == 1 and waiting.last_error == "HTTP 503"
     assert waiting.next_attempt == start + timedelta(seconds=30)
     clock.now = start + timedelta(seconds=29)  # not due yet: nothing is sent
-    assert notify.deliver(svc, client, attempts=3).as_dict()["retrying"] == 0
+    assert notify.deliver(svc, client, attempts=3).retrying == 0
     clock.now = start + timedelta(seconds=31)
     assert notify.deliver(svc, client, attempts=3).retrying == 1
     assert hooks(svc, "pending")[0].next_attempt == clock.now + timedelta(seconds=60)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import time
+from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Annotated
 
@@ -89,7 +90,7 @@ def notifications_deliver(
         while True:
             now = ctx.now if at else datetime.now(UTC)  # the clock moves between rounds
             done = notify.deliver(ctx.svc, client, limit=limit, now=now)
-            console.print_json(json.dumps(done.as_dict()))
+            console.print_json(json.dumps(asdict(done)))
             if once:
                 return
             time.sleep(interval)

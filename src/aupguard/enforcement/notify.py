@@ -99,14 +99,6 @@ class Delivered:
     waiting: int = 0
     """Webhooks of accounts without a URL."""
 
-    def as_dict(self) -> dict[str, int]:
-        return {
-            "sent": self.sent,
-            "retrying": self.retrying,
-            "failed": self.failed,
-            "waiting": self.waiting,
-        }
-
 
 def deliver(
     svc: Enforcement,
