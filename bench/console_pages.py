@@ -14,8 +14,9 @@ dropped afterwards; or SQLite) is loaded first with, by default:
 
 Pages: the queue (first page, and a page by keyset deep in the million), a held
 message, the case list (all, overdue, one tenant's), a case, the audit log (all,
-one tenant's), a tenant's blocked and held messages, the legal register and the
-public report form. Interleaved passes.
+one tenant's), a tenant's blocked and held messages, the legal register, the
+public report form, the policy page (and its hit counts without the one-minute
+cache) and an account. Interleaved passes.
 
     .venv/bin/python -m bench.console_pages [--database postgresql|sqlite]
         [--decisions 100000] [--cases 10000] [--held 1000000] [--samples 40]
@@ -47,7 +48,8 @@ from aupguard.api.routes.enforcement import enforcement
 from aupguard.api.services import build_services
 from aupguard.audit.chain import AuditDraft
 from aupguard.config import Settings
-from aupguard.console.app import COOKIE, console_accounts, console_sessions
+from aupguard.console.app import COOKIE, console_accounts, console_sessions, review_queue
+from aupguard.console.insight import HitChart
 from aupguard.console.store import Stage
 from aupguard.enforcement.records import Case, LegalRequest, new_id
 from aupguard.outbox import sql as gw
@@ -59,6 +61,12 @@ from bench.common import interleaved, report, summary
 NOW = datetime.now(UTC).replace(microsecond=0)
 TENANTS = [f"t{i:03d}" for i in range(200)]
 BATCH = 20_000
+HELD_PAYLOAD = (
+    '{"body":"Pay up or I will kill you.","hits":[{"rule":"content.threat",'
+    '"title":"Threat of violence","action":"hold","clauses":["W3"],"severity":"high",'
+    '"evidence":[{"field":"body","start":11,"end":26,"excerpt":"I will kill you",'
+    '"label":"threat"}]}]}'
+)
 
 
 class Caller:
@@ -203,9 +211,7 @@ def load_messages(db: Database, decisions: int, held: int) -> dict[str, float]:
                     "tenant": tenant,
                     "message_id": message["id"],
                     "kind": "deliver",
-                    "payload": '{"body":"Pay up or I will kill you.","hits":[{"rule":"content.threat",'
-                    '"clauses":["W3"],"severity":"high","evidence":[{"field":"body","start":11,'
-                    '"end":26,"excerpt":"I will kill you","label":"threat"}]}]}',
+                    "payload": HELD_PAYLOAD,
                     "created_at": at,
                     "next_attempt_at": at,
                     "attempts": 0,
@@ -360,6 +366,8 @@ def main() -> None:
             "customer view": ("/console/my-messages", tenant_user),
             "legal register": ("/console/legal", legal),
             "report form (no sign-in)": ("/console/report", ""),
+            "policy (hit counts cached for a minute)": ("/console/policy", reviewer),
+            "account": ("/console/accounts?tenant=t001", reviewer),
         }
         checks = {name: call(app, "GET", path, cookie) for name, (path, cookie) in pages.items()}
         assert set(checks.values()) == {200}, checks
@@ -372,6 +380,11 @@ def main() -> None:
             "trivial Starlette endpoint (baseline)": (lambda _: call(trivial, "GET", "/ok"), items)
         }
         fns.update({name: (page_fn(path, cookie), items) for name, (path, cookie) in pages.items()})
+        uncached = HitChart(services.component(review_queue).store, lambda: NOW, ttl=0)
+        fns["policy hit counts, uncached (grouped query, 14 days)"] = (
+            lambda _: uncached.counts(),
+            items,
+        )
         samples = interleaved(fns, passes=3)
         services.close()
     results = {name: summary(values) for name, values in samples.items()}

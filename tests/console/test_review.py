@@ -305,3 +305,39 @@ def test_audit_log_reports_a_broken_chain(services: Services, reviewer: Browseri
     page = reviewer.get("/console/audit")
     broken = reviewer.post("/console/audit/verify", data={"csrf": csrf_of(page.text)})
     assert f"The chain is broken at seq {entry.seq}" in broken.text
+
+
+def test_bulk_action_over_a_filter_confirms_then_acts_on_each(
+    services: Services, reviewer: Browserish
+) -> None:
+    threats = [send(services, "acme", THREAT + f" ({i})") for i in range(3)]
+    other_rule = send(services, "acme", "nobody loves you, just kys")  # content.harassment
+    elsewhere = send(services, "globex", THREAT)
+    page = reviewer.get("/console/queue?tenant=acme&rule=content.threat")
+    assert all(t in page.text for t in threats) and other_rule not in page.text
+    assert 'id="bulk"' in page.text
+    form = {"csrf": csrf_of(page.text), "tenant": "acme", "rule": "content.threat"}
+    confirm = reviewer.post("/console/queue/bulk", data={**form, "action": "block"})
+    assert confirm.status_code == 200
+    assert "Block the 3 oldest held message(s) of acme held by content.threat" in html.unescape(
+        confirm.text
+    )
+    store = held_store(services)
+    assert all(store.messages[("acme", t)].status == "held" for t in threats)  # not yet
+    done = reviewer.post(
+        "/console/queue/bulk", data={**form, "action": "block", "confirmed": "yes"}
+    )
+    assert done.status_code == 303
+    assert done.headers["location"] == (
+        "/console/queue?tenant=acme&rule=content.threat&note=bulk&done=3"
+    )
+    assert all(store.messages[("acme", t)].status == "blocked" for t in threats)
+    assert store.messages[("acme", other_rule)].status == "held"
+    assert store.messages[("globex", elsewhere)].status == "held"
+    entries = services.component(enforcement).store.audit.entries("acme", kind="review.block")
+    assert sorted(e.subject for e in entries) == sorted(threats)
+    assert "Done for 3 message(s)." in reviewer.get(done.headers["location"]).text
+    missing = reviewer.post("/console/queue/bulk", data={**form, "tenant": "", "action": "block"})
+    assert missing.status_code == 400
+    no_token = reviewer.post("/console/queue/bulk", data={"tenant": "acme", "action": "block"})
+    assert no_token.status_code == 403

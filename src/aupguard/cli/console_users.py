@@ -1,4 +1,5 @@
-"""`aupguard console user-create|users|reset-2fa|revoke`: console users from the server's shell.
+"""`aupguard console user-create|users|reset-2fa|revoke|keygen|seal-secrets`: console users
+from the server's shell.
 
 The command acts as platform staff with the admin role (whoever runs it on the
 server can reach the database anyway); it is how the first administrator is
@@ -8,7 +9,9 @@ made. Later users can be made in the console's Users page.
 from __future__ import annotations
 
 import json
+import os
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -19,6 +22,7 @@ from aupguard.cli.app import app, console, errors, fail
 from aupguard.config import Settings
 from aupguard.console.accounts import Accounts
 from aupguard.console.passwords import WeakPassword
+from aupguard.console.secrets import ConsoleKeyError, new_key
 from aupguard.console.sessions import Sessions
 from aupguard.console.store import ConsoleUser, DuplicateUser
 from aupguard.console.store_sql import SqlSessionStore, SqlUserStore
@@ -48,7 +52,10 @@ def _accounts(url: str | None) -> Accounts:
         upgrade(db)
     except Exception as exc:  # a wrong URL or an unreachable server: say so, no traceback
         fail(f"database: {type(exc).__name__}: {exc}".splitlines()[0])
-    return Accounts(SqlUserStore(db))
+    try:
+        return Accounts(SqlUserStore(db))
+    except ConsoleKeyError as exc:
+        fail(str(exc))
 
 
 def _owner(tenant: str | None, staff: bool) -> str | None:
@@ -202,3 +209,37 @@ def _database(accounts: Accounts) -> Database:
     store = accounts.users
     assert isinstance(store, SqlUserStore)
     return store.db
+
+
+@console_app.command("keygen")
+def keygen(
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", help="Write the key to this file (mode 600); default: print it."),
+    ] = None,
+) -> None:
+    """A new console key, which seals TOTP secrets at rest (AUPGUARD_CONSOLE_KEY or _FILE)."""
+    key = new_key()
+    if out is None:
+        console.print(key, markup=False)
+        return
+    try:
+        with os.fdopen(os.open(out, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as f:
+            f.write(key + "\n")
+    except FileExistsError:
+        fail(f"--out: {out} exists; a key is never overwritten")
+    except OSError as exc:
+        fail(f"--out: {exc}")
+    errors.print(f"key written to {out}; set AUPGUARD_CONSOLE_KEY_FILE={out}")
+
+
+@console_app.command("seal-secrets")
+def seal_secrets(url: UrlOption = None) -> None:
+    """Seal, with the console key, the TOTP secrets stored before the key was set."""
+    store = _accounts(url).users
+    assert isinstance(store, SqlUserStore)
+    try:
+        sealed = store.seal_all()
+    except ConsoleKeyError as exc:
+        fail(str(exc))
+    console.print(f"{sealed} TOTP secret(s) sealed.", markup=False)

@@ -38,7 +38,13 @@ from aupguard.console.insight import HitChart
 from aupguard.console.pages import PAGES, PageInfo
 from aupguard.console.passwords import WeakPassword
 from aupguard.console.ratelimit import RateLimit
-from aupguard.console.review import ACTIONS, AlreadyReviewed, ItemNotFound, ReviewQueue
+from aupguard.console.review import (
+    ACTIONS,
+    BULK_LIMIT,
+    AlreadyReviewed,
+    ItemNotFound,
+    ReviewQueue,
+)
 from aupguard.console.sessions import Session, Sessions
 from aupguard.console.store import (
     ConsoleUser,
@@ -51,7 +57,7 @@ from aupguard.console.store import (
 from aupguard.enforcement.datasets import STEPS
 from aupguard.enforcement.service import EnforcementError, NotFound
 from aupguard.engine.events import OutboundMessage
-from aupguard.outbox.model import cursor_of, decode_cursor
+from aupguard.outbox.model import MessageRecord, cursor_of, decode_cursor
 from aupguard.service.screening import utc_now
 
 if TYPE_CHECKING:
@@ -688,6 +694,15 @@ def _cursor(raw: str) -> tuple[datetime, str] | None:
     return found
 
 
+def _next_cursor(rows: list[MessageRecord]) -> str:
+    """The keyset cursor of the next page ("" when `rows`, read with one row more than a
+    page, fit on this one)."""
+    if len(rows) <= PAGE_SIZE:
+        return ""
+    last = rows[PAGE_SIZE - 1]
+    return cursor_of(last.created_at, last.id)
+
+
 def _tenant_filter(visit: Visit) -> str | None:
     return visit.request.query_params.get("tenant", "").strip() or None
 
@@ -695,17 +710,60 @@ def _tenant_filter(visit: Visit) -> str | None:
 async def queue_page(console: Console, visit: Visit) -> Response:
     _require_page(visit, "/queue")
     tenant = _tenant_filter(visit)
+    rule = visit.request.query_params.get("rule", "").strip() or None
     after = _cursor(visit.request.query_params.get("after", ""))
-    held = console.review.page(visit.actor, after=after, tenant=tenant, limit=PAGE_SIZE + 1)
-    more = (
-        cursor_of(held[PAGE_SIZE - 1].created_at, held[PAGE_SIZE - 1].id)
-        if len(held) > PAGE_SIZE
-        else ""
+    held = console.review.page(
+        visit.actor, after=after, tenant=tenant, rule=rule, limit=PAGE_SIZE + 1
     )
-    note = QUEUE_NOTES.get(visit.request.query_params.get("note", ""), "")
+    more = _next_cursor(held)
+    params = visit.request.query_params
+    note = QUEUE_NOTES.get(params.get("note", ""), "")
+    if params.get("note") == "bulk" and params.get("done", "").isdigit():
+        note = f"Done for {int(params['done'])} message(s)."
     return console.render(
-        visit, "queue.html", held=held[:PAGE_SIZE], more=more, tenant=tenant, note=note
+        visit,
+        "queue.html",
+        held=held[:PAGE_SIZE],
+        more=more,
+        tenant=tenant,
+        rule=rule,
+        note=note,
+        actions=ACTIONS,
+        bulk_limit=BULK_LIMIT,
     )
+
+
+async def queue_bulk(console: Console, visit: Visit) -> Response:
+    """An action over a filter (a tenant, and a rule): a confirmation saying how many
+    messages and what will happen, then the action on each."""
+    _require_page(visit, "/queue")
+    tenant = visit.field("tenant").strip()
+    rule = visit.field("rule").strip() or None
+    action = visit.field("action")
+    if not tenant:
+        raise Refused(400, "tenant: a bulk action is over one tenant's held messages.")
+    if action not in ACTIONS:
+        raise Refused(400, "action: one of release, block or escalate.")
+    note = visit.field("note")[:2000]
+    review = console.review
+    query = f"?tenant={quote(tenant, safe='')}" + (f"&rule={quote(rule, safe='')}" if rule else "")
+    if visit.field("confirmed") != "yes":
+        count = len(review.page(visit.actor, tenant=tenant, rule=rule, limit=BULK_LIMIT))
+        if not count:
+            return console.redirect(visit, "/queue" + query + "&note=empty")
+        return console.render(
+            visit,
+            "bulk_confirm.html",
+            what=review.describe_bulk(count, tenant, rule, action),  # type: ignore[arg-type]
+            tenant=tenant,
+            rule=rule or "",
+            action=action,
+            label=ACTIONS[action],
+            note=note,
+            count=count,
+        )
+    done = review.bulk(visit.actor, tenant, rule, action, note)  # type: ignore[arg-type]
+    return console.redirect(visit, "/queue" + query + f"&note=bulk&done={len(done)}")
 
 
 async def queue_next(console: Console, visit: Visit) -> Response:
@@ -1067,8 +1125,7 @@ def _customer_view(
     found = store.find_messages(
         MessageQuery(tenant=tenant, statuses=("held", "blocked"), limit=PAGE_SIZE + 1, after=after)
     )
-    last = found[PAGE_SIZE - 1] if len(found) > PAGE_SIZE else None
-    more = cursor_of(last.created_at, last.id) if last is not None else ""
+    more = _next_cursor(found)
     appealable: list[Case] | None = None
     appealed: list[Case] = []
     if visit.actor.has(Role.TENANT_ADMIN):
@@ -1262,6 +1319,7 @@ def create_console(services: Services) -> Starlette:
         *route("/members/{user_id}/revoke", None, revoke_member),
         *route("/queue", queue_page, None),
         *route("/queue/next", queue_next, None),
+        *route("/queue/bulk", None, queue_bulk),
         *route("/queue/{tenant}/{message_id}", held_page, None),
         *route("/queue/{tenant}/{message_id}/review", None, review_held),
         *route("/cases", cases_page, None),

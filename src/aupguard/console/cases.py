@@ -94,15 +94,16 @@ def find_cases(
 ) -> list[Case]:
     """Cases by filter, oldest first, at most LIST_LIMIT: of one tenant, or (staff)
     across tenants; `overdue` keeps the waiting ones past their clock."""
-    if overdue:
-        found = svc.overdue(actor, now)
-        if tenant is not None:
-            found = [c for c in found if c.tenant == tenant]
-    elif tenant is not None:
+    narrowed = type_ is not None or assignee is not None
+    fetch = LIST_LIMIT * 10 if narrowed else LIST_LIMIT  # filtered here, after the query
+    if tenant is not None:
         found = svc.cases(actor, tenant, status)
+        if overdue:
+            found = [c for c in found if c.status in WAITING and c.due <= now]
     else:
         svc.guard(actor, *READERS, action="list cases across accounts")
-        found = svc.store.find_any(Case, status=status, limit=LIST_LIMIT * 4)
+        due_before = now if overdue else None
+        found = svc.store.find_any(Case, status=status, due_before=due_before, limit=fetch)
     return [
         c
         for c in found

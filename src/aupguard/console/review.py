@@ -42,6 +42,7 @@ __all__ = [
 
 QUEUE_ROLES = (Role.REVIEWER, Role.ADMIN)
 HISTORY = 20
+BULK_LIMIT = 50
 
 ReviewAction = Literal["release", "block", "escalate"]
 
@@ -143,14 +144,55 @@ class ReviewQueue:
         *,
         after: tuple[datetime, str] | None = None,
         tenant: str | None = None,
+        rule: str | None = None,
         limit: int = 50,
     ) -> list[MessageRecord]:
         """Held messages, oldest first, strictly after the cursor."""
         self._guard(actor, "open the held-message queue")
         query = MessageQuery(
-            tenant=tenant, statuses=("held",), limit=limit, after=after, oldest_first=True
+            tenant=tenant,
+            statuses=("held",),
+            rule=rule,
+            limit=limit,
+            after=after,
+            oldest_first=True,
         )
         return self.store.find_messages(query)
+
+    def bulk(
+        self,
+        actor: Actor,
+        tenant: str,
+        rule: str | None,
+        action: ReviewAction,
+        note: str = "",
+        limit: int = BULK_LIMIT,
+    ) -> list[Outcome]:
+        """The action on each of the oldest `limit` held messages of a tenant (of one rule
+        when given), one by one, each with its case evidence and audit entry; messages
+        another reviewer decided meanwhile are skipped."""
+        done: list[Outcome] = []
+        for message in self.page(actor, tenant=tenant, rule=rule, limit=limit):
+            try:
+                done.append(self.act(actor, tenant, message.id, action, note))
+            except AlreadyReviewed:
+                continue
+        return done
+
+    def describe_bulk(self, count: int, tenant: str, rule: str | None, action: ReviewAction) -> str:
+        which = f"the {count} oldest held message(s) of {tenant}" + (
+            f" held by {rule}" if rule else ""
+        )
+        effect = {
+            "release": "are queued for delivery now and will be sent",
+            "block": "are never sent; their bodies are deleted",
+            "escalate": "stay held",
+        }[action]
+        return (
+            f"{ACTIONS[action]} {which}: they {effect}. Each is added to the account's open "
+            "case for its rule family with your note, and each action is written to the "
+            "audit log."
+        )
 
     def next(self, actor: Actor, tenant: str | None = None) -> MessageRecord | None:
         found = self.page(actor, tenant=tenant, limit=1)

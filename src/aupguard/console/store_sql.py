@@ -8,6 +8,7 @@ query past authentication filters on the tenant (``IS NULL`` for staff).
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Literal
 
 from sqlalchemy import (
     JSON,
@@ -24,6 +25,13 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column
 
 from aupguard.actors import Role
+from aupguard.console.secrets import (
+    PREFIX,
+    ConsoleKeyError,
+    SecretBox,
+    open_secret,
+    seal_secret,
+)
 from aupguard.console.store import ConsoleUser, DuplicateUser, SessionRecord, Stage
 from aupguard.store.base import Base, UtcDateTime
 from aupguard.store.db import Database
@@ -39,7 +47,8 @@ class UserRow(Base):
     tenant: Mapped[str | None] = mapped_column(String(128), index=True, nullable=True)
     roles: Mapped[str] = mapped_column(String(200))
     password_hash: Mapped[str] = mapped_column(String(300))
-    totp_secret: Mapped[str] = mapped_column(String(64))
+    totp_secret: Mapped[str] = mapped_column(String(200))
+    """Sealed with the console key (`aupguard.console.secrets`), or in clear without one."""
     totp_confirmed: Mapped[bool] = mapped_column(Boolean, default=False)
     totp_last_step: Mapped[int] = mapped_column(Integer, default=0)
     failed_attempts: Mapped[int] = mapped_column(Integer, default=0)
@@ -50,14 +59,14 @@ class UserRow(Base):
     password_changed_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
     password_history: Mapped[list[str] | None] = mapped_column(JSON, nullable=True)
 
-    def to_user(self) -> ConsoleUser:
+    def to_user(self, box: SecretBox | None = None) -> ConsoleUser:
         return ConsoleUser(
             id=self.id,
             name=self.name,
             tenant=self.tenant,
             roles=frozenset(Role(r) for r in self.roles.split(",") if r),
             password_hash=self.password_hash,
-            totp_secret=self.totp_secret,
+            totp_secret=open_secret(box, self.totp_secret, self.id),
             created_at=self.created_at,
             totp_confirmed=self.totp_confirmed,
             totp_last_step=self.totp_last_step,
@@ -69,10 +78,10 @@ class UserRow(Base):
             password_history=tuple(self.password_history or ()),
         )
 
-    def fill(self, user: ConsoleUser) -> None:
+    def fill(self, user: ConsoleUser, box: SecretBox | None = None) -> None:
         self.roles = ",".join(sorted(r.value for r in user.roles))
         self.password_hash = user.password_hash
-        self.totp_secret = user.totp_secret
+        self.totp_secret = seal_secret(box, user.totp_secret, user.id)
         self.totp_confirmed = user.totp_confirmed
         self.totp_last_step = user.totp_last_step
         self.failed_attempts = user.failed_attempts
@@ -129,12 +138,29 @@ def _session_tenant(tenant: str | None) -> ColumnElement[bool]:
 
 
 class SqlUserStore:
-    def __init__(self, db: Database) -> None:
+    """Users in SQL. TOTP secrets are sealed with `box` (by default the console key of
+    the environment, see `aupguard.console.secrets`; None: stored in clear)."""
+
+    def __init__(self, db: Database, box: SecretBox | Literal["env"] | None = "env") -> None:
         self.db = db
+        self.box = SecretBox.from_env() if box == "env" else box
+
+    def seal_all(self) -> int:
+        """Seal the secrets still stored in clear; how many were."""
+        if self.box is None:
+            raise ConsoleKeyError("no console key: set AUPGUARD_CONSOLE_KEY or _FILE")
+        sealed = 0
+        with self.db.transaction() as session:
+            for row in session.scalars(
+                select(UserRow).where(UserRow.totp_secret.not_like(f"{PREFIX}%"))
+            ):
+                row.totp_secret = self.box.seal(row.totp_secret, row.id)
+                sealed += 1
+        return sealed
 
     def add(self, user: ConsoleUser) -> None:
         row = UserRow(id=user.id, name=user.name, tenant=user.tenant, created_at=user.created_at)
-        row.fill(user)
+        row.fill(user, self.box)
         try:
             with self.db.transaction() as session:
                 session.add(row)
@@ -146,21 +172,21 @@ class SqlUserStore:
     def by_name(self, name: str) -> ConsoleUser | None:
         with self.db.transaction() as session:
             row = session.scalars(select(UserRow).where(UserRow.name == name.lower())).one_or_none()
-            return row.to_user() if row is not None else None
+            return row.to_user(self.box) if row is not None else None
 
     def find(self, tenant: str | None, user_id: str) -> ConsoleUser | None:
         with self.db.transaction() as session:
             row = session.scalars(
                 select(UserRow).where(UserRow.id == user_id, _user_tenant(tenant))
             ).one_or_none()
-            return row.to_user() if row is not None else None
+            return row.to_user(self.box) if row is not None else None
 
     def in_tenant(self, tenant: str | None) -> list[ConsoleUser]:
         with self.db.transaction() as session:
             rows = session.scalars(
                 select(UserRow).where(_user_tenant(tenant)).order_by(UserRow.name)
             )
-            return [row.to_user() for row in rows]
+            return [row.to_user(self.box) for row in rows]
 
     def save(self, user: ConsoleUser) -> bool:
         with self.db.transaction() as session:
@@ -169,7 +195,7 @@ class SqlUserStore:
             ).one_or_none()
             if row is None:
                 return False
-            row.fill(user)
+            row.fill(user, self.box)
             return True
 
     def record_failure(self, tenant: str | None, user_id: str) -> int:

@@ -195,12 +195,13 @@ class DecisionQuery:
 
 @dataclass(frozen=True, slots=True)
 class MessageQuery:
-    """Messages by tenant (None: every tenant, for staff), status and sender, a page at
-    a time by keyset over (created_at, id): never an OFFSET."""
+    """Messages by tenant (None: every tenant, for staff), status, sender and rule, a page
+    at a time by keyset over (created_at, id): never an OFFSET."""
 
     tenant: str | None = None
     statuses: tuple[str, ...] = ()
     sender: str | None = None
+    rule: str | None = None
     limit: int = 50
     after: tuple[datetime, str] | None = None
     """Keyset cursor: messages strictly past (created_at, id) in the page's order."""
@@ -213,6 +214,7 @@ class MessageQuery:
             (self.tenant is None or m.tenant == self.tenant)
             and (not self.statuses or m.status in self.statuses)
             and (self.sender is None or m.sender == self.sender)
+            and (self.rule is None or self.rule in m.rules)
             and past
         )
 

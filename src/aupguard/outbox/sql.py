@@ -40,6 +40,7 @@ from sqlalchemy import (
     insert,
     or_,
     select,
+    tuple_,
     update,
 )
 from sqlalchemy.exc import IntegrityError
@@ -370,12 +371,13 @@ class SqlMessageStore:
             where.append(c.status.in_(query.statuses))
         if query.sender is not None:
             where.append(c.sender == query.sender)
+        if query.rule is not None:
+            where.append(c.rules.contains(f",{query.rule},", autoescape=True))
         if query.after is not None:
-            at, ident = query.after
-            if query.oldest_first:
-                where.append(or_(c.created_at > at, and_(c.created_at == at, c.id > ident)))
-            else:
-                where.append(or_(c.created_at < at, and_(c.created_at == at, c.id < ident)))
+            # a row-value comparison: PostgreSQL makes it an index condition (the OR form
+            # is a filter, read from the start of the queue: 1.6 s at 1M held rows)
+            key, after = tuple_(c.created_at, c.id), tuple_(*query.after)
+            where.append(key > after if query.oldest_first else key < after)
         order = (c.created_at, c.id) if query.oldest_first else (c.created_at.desc(), c.id.desc())
         stmt = select(messages).where(*where).order_by(*order).limit(query.limit)
         with self.db.engine.connect() as conn:
