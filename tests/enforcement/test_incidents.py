@@ -66,6 +66,7 @@ def test_cli_lifecycle_open_contain_resolve_all_audited(cli: Cli) -> None:
     (listed,) = json.loads(cli.ok("incident", "list", "--json", who="ann:reviewer"))
     assert listed["source"] == "tenant" and listed["reported_by"] == "kim"
     assert listed["users"] == ["bob@acme.example"]
+    assert listed["clauses"] == ["V2", "S5"]
     cli.ok(
         "incident",
         "update",
@@ -138,7 +139,7 @@ def test_a_compromised_key_is_held_until_contained_and_the_customer_told(
     screener = Screener(engine, sources=[source], clock=clock)
     assert screener.screen(message("hi", api_key=KEY), T0).verdict is Verdict.ALLOW
     found = open_incident(svc, KIM, "acme", compromise(KEY), now=T0)
-    assert (found.response, found.held_keys) == ("hold", (KEY,))
+    assert (found.response, found.held_keys, found.clauses) == ("hold", (KEY,), ("V2", "S5"))
     held = screener.screen(message("hi", api_key=KEY), T0)
     assert held.verdict is Verdict.HOLD
     assert "S5" in held.hits[0].clauses and held.hits[0].rule == "account.key_compromised"

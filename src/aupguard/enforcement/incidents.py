@@ -61,6 +61,12 @@ KeyRevoker = Callable[[str, str], bool]
 """Revoke the API key (tenant, key id); False when the tenant has no such key."""
 
 _ORDER: dict[str, int] = {"open": 0, "contained": 1, "resolved": 2}
+_CLAUSES: dict[str, tuple[str, ...]] = {
+    "credential_compromise": ("V2", "S5"),
+    "account_takeover": ("V2", "S5"),
+}
+"""Clauses a reported incident cites by kind (V2 "report incidents"; S5 "protect
+credentials")."""
 
 Severity = Literal["low", "medium", "high", "critical"]
 Response = Literal["notify", "hold", "revoke"]
@@ -121,7 +127,7 @@ def open_incident(
         reported_at=when,
         keys=tuple(dict.fromkeys(report.keys)),
         users=tuple(dict.fromkeys(report.users)),
-        clauses=tuple(clauses) or ("V2",),
+        clauses=tuple(clauses) or _CLAUSES.get(report.kind, ("V2",)),
         dedupe=dedupe,
     )
     docs: list[Doc] = []
