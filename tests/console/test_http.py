@@ -355,7 +355,7 @@ def test_admin_manages_users(client: Browserish, accounts: Accounts, clock: Cloc
 
 
 def test_a_tenant_admin_cannot_reach_another_tenant(
-    client: Browserish, accounts: Accounts, clock: Clock
+    client: Browserish, accounts: Accounts, clock: Clock, services: Services
 ) -> None:
     ann = make_user(accounts, "ann", "acme", "tenant_admin")
     gus = make_user(accounts, "gus", "globex", "viewer")
@@ -376,6 +376,13 @@ def test_a_tenant_admin_cannot_reach_another_tenant(
     assert client.get("/console/members").status_code == 403
     still = accounts.users.find("globex", gus.user.id)
     assert still == gus.user
+    denied = services.component(enforcement).store.audit.entries("acme", kind="access.denied")
+    assert [(e.subject, e.payload["status"]) for e in denied] == [
+        (f"/console/users/{gus.user.id}/roles", 404),
+        (f"/console/users/{staff.user.id}/reset-2fa", 404),
+        ("/console/members", 403),
+    ]
+    assert all(e.actor == "user:ann" for e in denied)
 
 
 def test_membership_review_and_one_click_revoke(

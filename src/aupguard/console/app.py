@@ -30,7 +30,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from aupguard.actors import Actor, Forbidden, Role
 from aupguard.api.logs import get_logger
-from aupguard.audit.chain import PLATFORM
+from aupguard.audit.chain import PLATFORM, AuditDraft
 from aupguard.console import cases as case_views
 from aupguard.console import insight
 from aupguard.console.accounts import Accounts, UserNotFound, WrongPassword
@@ -275,12 +275,12 @@ class Console:
             except Refused as exc:
                 return self.render(visit, "error.html", exc.status, message=exc.message)
             except Forbidden as exc:
-                self._refused(visit, 403, exc.needed)
+                self._refused(visit, 403, exc.needed, audit=isinstance(exc, PageForbidden))
                 return self.render(
                     visit, "error.html", 403, message="Your roles do not allow this page."
                 )
             except UserNotFound:
-                self._refused(visit, 404, "reach a user outside its tenant")
+                self._refused(visit, 404, "reach a user outside its tenant", audit=True)
                 return self.render(visit, "error.html", 404, message="There is no such user.")
             except EnforcementError as exc:
                 if isinstance(exc, NotFound):
@@ -295,8 +295,22 @@ class Console:
 
         return endpoint
 
-    def _refused(self, visit: Visit, status: int, what: str) -> None:
-        """A log line for every refusal (the audit log of issue 7 will record them too)."""
+    def _refused(self, visit: Visit, status: int, what: str, *, audit: bool = False) -> None:
+        """A log line for every refusal; with `audit`, an `access.denied` entry in the audit
+        chain too (refusals by the enforcement service are audited by it)."""
+        if audit and visit.user is not None:
+            actor = visit.actor
+            self.enforcement.store.audit.append(
+                [
+                    AuditDraft(
+                        actor.tenant or PLATFORM,
+                        actor.id,
+                        "access.denied",
+                        visit.request.url.path[:256],
+                        {"action": what, "status": status},
+                    )
+                ]
+            )
         self.log.warning(
             "console_refused",
             status=status,
@@ -319,10 +333,14 @@ class Console:
         return await request.form(max_files=0, max_fields=100)
 
 
+class PageForbidden(Forbidden):
+    """A page the actor's roles do not open (audited by the console)."""
+
+
 def _require_page(visit: Visit, path: str) -> PageInfo:
     page = next(p for p in PAGES if p.path == path)
     if not page.visible_to(visit.actor):
-        raise Forbidden(visit.actor, f"open {page.title}")
+        raise PageForbidden(visit.actor, f"open {page.title}")
     return page
 
 
