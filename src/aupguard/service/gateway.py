@@ -40,6 +40,7 @@ __all__ = [
     "decision_record",
     "for_tenant",
     "get_message",
+    "kept_answer",
     "list_decisions",
     "native_status",
     "prepare_send",
@@ -249,6 +250,19 @@ async def commit_send(
     if accepted.outcome == "written" and prepared.outbox and gateway.worker is not None:
         gateway.worker.wake()
     return accepted
+
+
+def kept_answer(
+    store: MessageStore, actor: Actor, event: AnyEvent, key: str, digest: str, now: datetime
+) -> Accepted | None:
+    """`replay` with the answer kept under the tenant's idempotency `key` when it was
+    given for the same request (`digest`), `conflict` for another one, else None: a
+    repeat is answered before it is screened again (and uses up no limit)."""
+    require(actor, *SCREEN_ROLES, action="send (needs the send or admin scope)")
+    earlier = store.kept(for_tenant(actor, event).account, key, now)
+    if earlier is None:
+        return None
+    return Accepted("replay" if earlier.request_hash == digest else "conflict", earlier)
 
 
 READ_ROLES = (Role.VIEWER, Role.SENDER, Role.TENANT_ADMIN, Role.ADMIN, Role.REVIEWER)

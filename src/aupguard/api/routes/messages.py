@@ -15,6 +15,7 @@ from starlette.responses import Response
 from aupguard.api.delivery import gateway_for
 from aupguard.api.errors import ApiError, register_error
 from aupguard.api.routing import Call, QueryParam, Router
+from aupguard.api.send_path import send_path
 from aupguard.engine.events import OutboundMessage
 from aupguard.outbox.model import DecisionQuery, decode_cursor, encode_cursor
 from aupguard.service.gateway import (
@@ -22,6 +23,7 @@ from aupguard.service.gateway import (
     Prepared,
     commit_send,
     get_message,
+    kept_answer,
     list_decisions,
     prepare_send,
     request_hash,
@@ -145,16 +147,27 @@ async def send_message(call: Call) -> Response:
         )
     body: MessageIn = call.body
     gateway = call.services.component(gateway_for)
-    callback = str(body.status_callback) if body.status_callback else None
-    prepared = prepare_send(
-        gateway, call.services.screener, call.actor, body, status_callback=callback
-    )
-    status, answer, headers = _render(prepared, call.request_id)
-    keep = None
-    if key is not None and prepared.message is not None:
+    digest = ""
+    accepted = None
+    if key is not None:
         digest = request_hash(body.model_dump_json(by_alias=True).encode())
-        keep = (key, digest, status, answer)
-    accepted = await commit_send(gateway, prepared, keep)
+        accepted = await run_in_threadpool(
+            kept_answer, gateway.store, call.actor, body, key, digest, gateway.clock()
+        )
+    if accepted is None:
+        callback = str(body.status_callback) if body.status_callback else None
+        prepared = prepare_send(
+            gateway,
+            call.services.component(send_path).screener,
+            call.actor,
+            body,
+            status_callback=callback,
+        )
+        status, answer, headers = _render(prepared, call.request_id)
+        keep = None
+        if key is not None and prepared.message is not None:
+            keep = (key, digest, status, answer)
+        accepted = await commit_send(gateway, prepared, keep)
     if accepted.outcome == "conflict":
         raise ApiError(
             409,
