@@ -243,7 +243,16 @@ def test_a_downstream_outage_queues_messages_and_they_drain_when_it_returns(
     received = Received()
     down = Server(downstream_app(received), free_port())
     server = Served(url, f"{down.url}/2010-04-01/Accounts/AC1/Messages.json", tmp_path)
-    server.env.update({"AUPGUARD_DELIVERY_BACKOFF": "0.2", "AUPGUARD_DELIVERY_BACKOFF_MAX": "1"})
+    # quick retries, and more of them (the most allowed) than can fail while the test
+    # runs: with the default 8, a slow machine dead-lettered the first message before
+    # the queue was counted
+    server.env.update(
+        {
+            "AUPGUARD_DELIVERY_BACKOFF": "0.2",
+            "AUPGUARD_DELIVERY_BACKOFF_MAX": "1",
+            "AUPGUARD_DELIVERY_ATTEMPTS": "100",
+        }
+    )
     try:
         server.start(probe="/healthz")  # not ready: its downstream is down
         assert httpx.get(f"{server.base}/readyz", timeout=10).status_code == 503
