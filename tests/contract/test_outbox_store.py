@@ -20,6 +20,7 @@ from aupguard.outbox.model import (
 )
 from aupguard.outbox.sql import SqlMessageStore
 from aupguard.outbox.store import MemoryMessageStore, MessageStore
+from aupguard.outbox.worker import callback_entry
 from aupguard.store.db import Database
 from aupguard.store.migrate import upgrade
 from tests.services import postgres_database
@@ -253,3 +254,17 @@ def test_a_delivery_receipt_updates_the_tenants_message_only(store: MessageStore
     assert store.update_status("globex", item.message.id, ("delivered", None), T0) is None
     updated = store.update_status("acme", item.message.id, ("delivered", None), T0)
     assert updated is not None and updated.status == "delivered"
+
+
+def test_a_receipt_enqueues_its_callback_with_it_and_only_for_a_known_message(
+    store: MessageStore,
+) -> None:
+    item = accept(deliver=False)
+    store.accept([item], T0)
+    assert item.message is not None
+    callback = callback_entry("acme", item.message.id, "https://example.test/cb", {"a": "b"}, T0)
+    assert store.update_status("globex", item.message.id, ("sent", None), T0, [callback]) is None
+    assert store.pending() == 0  # nothing enqueued for a message of another tenant
+    store.update_status("acme", item.message.id, ("sent", None), T0, [callback])
+    (claimed,) = store.claim(T0, 10, LEASE)
+    assert (claimed.kind, claimed.payload["params"]) == ("callback", {"a": "b"})

@@ -20,12 +20,14 @@ from aupguard.engine.events import OutboundMessage
 from aupguard.outbox.model import DecisionQuery, decode_cursor, encode_cursor
 from aupguard.service.gateway import (
     MessageNotFound,
+    NotSent,
     Prepared,
     commit_send,
     get_message,
     kept_answer,
     list_decisions,
     prepare_send,
+    record_receipt,
     request_hash,
 )
 
@@ -189,6 +191,18 @@ async def send_message(call: Call) -> Response:
     return Response(answer, status_code=status, headers=headers, media_type="application/json")
 
 
+class ReceiptIn(BaseModel):
+    """A delivery receipt from the downstream (the platform's own senders, or a bridge
+    from a carrier's delivery reports)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    status: Literal["sent", "delivered", "undelivered", "failed"]
+    error_code: int | None = Field(
+        default=None, ge=0, le=99999, description="The carrier's or Twilio's error code."
+    )
+
+
 TENANT = QueryParam(
     "Staff keys: the tenant whose records to read.", pattern=r"^[A-Za-z0-9._:@-]{1,128}$"
 )
@@ -297,3 +311,35 @@ async def decisions(call: Call) -> dict[str, Any]:
         "decisions": [d.to_dict() for d in page],
         "next_cursor": encode_cursor(page[-1]) if len(found) > limit else None,
     }
+
+
+register_error(NotSent, 409, "not_sent")
+
+
+@router.post(
+    "/v1/messages/{message_id}/status",
+    summary="A delivery receipt",
+    body=ReceiptIn,
+    responses={200: MessageOut},
+    query={"tenant": TENANT},
+    errors=(409,),
+)
+async def receipt(call: Call) -> dict[str, Any]:
+    """The downstream reports what became of a message: `sent`, `delivered`,
+    `undelivered` or `failed`, with an error code. The stored status is updated and
+    the message's status callback (if it named one) is enqueued in the same
+    transaction. A late or repeated receipt (`sent` after `delivered`) changes
+    nothing. A message the gateway never sent (blocked, held, filtered) is 409
+    `not_sent`; another tenant's id is 404. Needs the `send` or `admin` scope."""
+    body: ReceiptIn = call.body
+    gateway = call.services.component(gateway_for)
+    updated = await run_in_threadpool(
+        record_receipt,
+        gateway,
+        call.actor,
+        call.path("message_id"),
+        body.status,
+        body.error_code,
+        call.query("tenant"),
+    )
+    return updated.to_dict()
