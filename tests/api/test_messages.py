@@ -132,7 +132,7 @@ def test_concurrent_sends_are_committed_in_groups(keys: Keys, services: Services
                 *(
                     c.post(
                         "/v1/messages",
-                        json={**MESSAGE, "body": f"hello {i}"},
+                        json={**MESSAGE, "from": f"+1202555{i:04d}", "body": f"hello {i}"},
                         headers=keys.header(keys.acme_send),
                     )
                     for i in range(60)

@@ -22,6 +22,7 @@ from aupguard.outbox.model import (
 )
 from aupguard.outbox.sql import SqlMessageStore
 from aupguard.outbox.store import MemoryMessageStore, MessageStore
+from aupguard.outbox.worker import callback_entry
 from aupguard.store.db import Database
 from aupguard.store.migrate import upgrade
 from tests.services import postgres_database
@@ -343,3 +344,17 @@ def test_rule_hits_per_utc_day(store: MessageStore) -> None:
         (date(2026, 3, 1), "b.two", 1),
         (date(2026, 3, 2), "a.one", 2),
     ]
+
+
+def test_a_receipt_enqueues_its_callback_with_it_and_only_for_a_known_message(
+    store: MessageStore,
+) -> None:
+    item = accept(deliver=False)
+    store.accept([item], T0)
+    assert item.message is not None
+    callback = callback_entry("acme", item.message.id, "https://example.test/cb", {"a": "b"}, T0)
+    assert store.update_status("globex", item.message.id, ("sent", None), T0, [callback]) is None
+    assert store.pending() == 0  # nothing enqueued for a message of another tenant
+    store.update_status("acme", item.message.id, ("sent", None), T0, [callback])
+    (claimed,) = store.claim(T0, 10, LEASE)
+    assert (claimed.kind, claimed.payload["params"]) == ("callback", {"a": "b"})

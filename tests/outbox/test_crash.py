@@ -115,7 +115,9 @@ async def load(base: str, key: str, seconds: float, sends: list[tuple[str, bytes
             i += 1
             ikey = f"w{n}-{i}"
             body = PHISH if i % 5 == 1 else f"hello {n}-{i}"
-            raw = orjson.dumps({"from": "+12025550143", "to": "+14155550123", "body": body})
+            # a sender per send: a long code's rate (1 segment/s) would throttle the rest
+            sender = f"+1202555{(n * 600 + i) % 10000:04d}"
+            raw = orjson.dumps({"from": sender, "to": "+14155550123", "body": body})
             sends.append((ikey, raw))
             try:
                 r = await client.post(
@@ -212,7 +214,9 @@ def test_sigkill_under_load_loses_nothing_and_delivers_nothing_refused(
         assert len(final) == len(sends)
         accepted = {mid for status, mid in final.values() if status == 202 and mid}
         refused = {mid for status, mid in final.values() if status != 202 and mid}
-        assert {status for status, _ in final.values()} <= {202, 403}
+        # 403: blocked by the policy; 429: over the account's plan rate (50 msg/s by
+        # default); neither may be delivered
+        assert {status for status, _ in final.values()} <= {202, 403, 429}
         assert len(accepted) > 50 and refused and cut  # the crash did cut some sends
         delivered = asyncio.run(stream_ids(subject, stream, accepted, timeout=60))
     finally:
@@ -239,14 +243,23 @@ def test_a_downstream_outage_queues_messages_and_they_drain_when_it_returns(
     received = Received()
     down = Server(downstream_app(received), free_port())
     server = Served(url, f"{down.url}/2010-04-01/Accounts/AC1/Messages.json", tmp_path)
-    server.env.update({"AUPGUARD_DELIVERY_BACKOFF": "0.2", "AUPGUARD_DELIVERY_BACKOFF_MAX": "1"})
+    # quick retries, and more of them (the most allowed) than can fail while the test
+    # runs: with the default 8, a slow machine dead-lettered the first message before
+    # the queue was counted
+    server.env.update(
+        {
+            "AUPGUARD_DELIVERY_BACKOFF": "0.2",
+            "AUPGUARD_DELIVERY_BACKOFF_MAX": "1",
+            "AUPGUARD_DELIVERY_ATTEMPTS": "100",
+        }
+    )
     try:
         server.start(probe="/healthz")  # not ready: its downstream is down
         assert httpx.get(f"{server.base}/readyz", timeout=10).status_code == 503
         headers = {"Authorization": f"Bearer {key}"}
         ids = []
         for i in range(20):
-            body = {"from": "+12025550143", "to": "+14155550123", "body": f"hello {i}"}
+            body = {"from": f"+1202555{i:04d}", "to": "+14155550123", "body": f"hello {i}"}
             r = httpx.post(f"{server.base}/v1/messages", json=body, headers=headers, timeout=10)
             assert r.status_code == 202
             ids.append(r.json()["id"])

@@ -170,3 +170,32 @@ def test_fingerprints_within_three_bits_share_a_band(value: int, flips: set[int]
     for bit in flips:
         other ^= 1 << bit
     assert set(bands(value)) & set(bands(other))
+
+
+def _reference_simhash(text: str) -> int | None:
+    """SimHash written out bit by bit: each word pair's hash votes +1 or -1 per bit."""
+    import hashlib
+
+    from aupguard.traffic.simhash import shingles
+
+    parts = shingles(text)
+    if not parts:
+        return None
+    weights = [0] * 64
+    for part in parts:
+        h = int.from_bytes(hashlib.blake2b(part.encode("utf-8"), digest_size=8).digest(), "big")
+        for bit in range(64):
+            weights[bit] += 1 if h >> bit & 1 else -1
+    return sum(1 << bit for bit in range(64) if weights[bit] > 0)
+
+
+@given(st.text(max_size=400))
+@settings(max_examples=300, deadline=None)
+def test_simhash_counts_bits_as_the_reference_does(text: str) -> None:
+    assert simhash(text) == _reference_simhash(text)
+
+
+def test_simhash_of_a_text_longer_than_one_counting_block() -> None:
+    words = ("".join(chr(97 + i // 26**k % 26) for k in range(3)) for i in range(70_000))
+    text = " ".join(words)  # 69,999 word pairs: more than one block of 65,535
+    assert simhash(text) == _reference_simhash(text)

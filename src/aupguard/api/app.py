@@ -71,9 +71,10 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
-        from aupguard.api import delivery
+        from aupguard.api import delivery, send_path
 
         delivery.start(services)
+        send_path.start(services)
         # the engine, pack and caches built so far live as long as the process: keep
         # them out of the collector's generations, so a full collection does not walk
         # them in the middle of a request (p99)
@@ -83,6 +84,7 @@ def create_app(
         # uvicorn stops taking requests first; then: commit what is queued, finish the
         # deliveries under way (graceful shutdown), close the database
         await delivery.stop(services)
+        await send_path.stop(services)
         services.close()
 
     app = Starlette(

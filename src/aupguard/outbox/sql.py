@@ -498,11 +498,18 @@ class SqlMessageStore:
             )
 
     def update_status(
-        self, tenant: str, message_id: str, status: StatusUpdate, now: datetime
+        self,
+        tenant: str,
+        message_id: str,
+        status: StatusUpdate,
+        now: datetime,
+        enqueue: Sequence[OutboxEntry] = (),
     ) -> MessageRecord | None:
         with self._write() as conn:
             if not self._set_status(conn, tenant, message_id, status, now):
                 return None
+            if enqueue:
+                conn.execute(insert(outbox), [_outbox_row(e) for e in enqueue])
         return self.message(tenant, message_id)
 
     @staticmethod

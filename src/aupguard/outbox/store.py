@@ -95,9 +95,15 @@ class MessageStore(Protocol):
     def reschedule(self, entry: OutboxEntry, next_attempt_at: datetime, error: str) -> None: ...
 
     def update_status(
-        self, tenant: str, message_id: str, status: StatusUpdate, now: datetime
+        self,
+        tenant: str,
+        message_id: str,
+        status: StatusUpdate,
+        now: datetime,
+        enqueue: Sequence[OutboxEntry] = (),
     ) -> MessageRecord | None:
-        """A delivery receipt: the message's new status (None: no such message)."""
+        """A delivery receipt: the message's new status, and what to enqueue with it
+        (its status callback), in one transaction (None: no such message)."""
         ...
 
     def pending(self) -> int:
@@ -247,10 +253,19 @@ class MemoryMessageStore:
                 )
 
     def update_status(
-        self, tenant: str, message_id: str, status: StatusUpdate, now: datetime
+        self,
+        tenant: str,
+        message_id: str,
+        status: StatusUpdate,
+        now: datetime,
+        enqueue: Sequence[OutboxEntry] = (),
     ) -> MessageRecord | None:
         with self._lock:
-            return self._set_status(tenant, message_id, status, now)
+            updated = self._set_status(tenant, message_id, status, now)
+            if updated is not None:
+                for follow in enqueue:
+                    self.outbox[follow.id] = follow
+            return updated
 
     def _set_status(
         self, tenant: str, message_id: str, status: StatusUpdate, now: datetime

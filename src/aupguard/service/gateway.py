@@ -33,6 +33,7 @@ from aupguard.service.screening import Clock, Screener, utc_now
 __all__ = [
     "Gateway",
     "MessageNotFound",
+    "NotSent",
     "OptedOutRecipients",
     "Prepared",
     "check_screen",
@@ -41,9 +42,11 @@ __all__ = [
     "for_tenant",
     "get_message",
     "held_hit",
+    "kept_answer",
     "list_decisions",
     "native_status",
     "prepare_send",
+    "record_receipt",
     "request_hash",
     "tenant_of",
 ]
@@ -268,6 +271,19 @@ async def commit_send(
     return accepted
 
 
+def kept_answer(
+    store: MessageStore, actor: Actor, event: AnyEvent, key: str, digest: str, now: datetime
+) -> Accepted | None:
+    """`replay` with the answer kept under the tenant's idempotency `key` when it was
+    given for the same request (`digest`), `conflict` for another one, else None: a
+    repeat is answered before it is screened again (and uses up no limit)."""
+    require(actor, *SCREEN_ROLES, action="send (needs the send or admin scope)")
+    earlier = store.kept(for_tenant(actor, event).account, key, now)
+    if earlier is None:
+        return None
+    return Accepted("replay" if earlier.request_hash == digest else "conflict", earlier)
+
+
 READ_ROLES = (Role.VIEWER, Role.SENDER, Role.TENANT_ADMIN, Role.ADMIN, Role.REVIEWER)
 
 
@@ -302,6 +318,55 @@ def list_decisions(
 ) -> list[DecisionRecord]:
     require(actor, *READ_ROLES, action="read decisions")
     return store.decisions(tenant_of(actor, tenant), query)
+
+
+RECEIPT_ORDER = {"queued": 0, "sent": 1, "delivered": 2, "undelivered": 2, "failed": 2}
+"""A receipt never takes a message back: a late "sent" leaves "delivered" as it is."""
+
+
+class NotSent(ValueError):
+    """A receipt for a message that was never sent (blocked, held, filtered)."""
+
+    def __init__(self, message: MessageRecord) -> None:
+        super().__init__(
+            f"message {message.id} was not sent (it is {message.status}); "
+            "delivery receipts apply to messages the gateway sent"
+        )
+
+
+def record_receipt(
+    gateway: Gateway,
+    actor: Actor,
+    message_id: str,
+    status: str,
+    error_code: int | None,
+    tenant: str | None = None,
+) -> MessageRecord:
+    """A delivery receipt from the downstream: the message's new status and error code,
+    and its status callback enqueued in the same transaction. A receipt that would
+    take the status back (a late "sent" after "delivered") changes nothing."""
+    require(actor, *SCREEN_ROLES, action="report delivery receipts (needs the send or admin scope)")
+    owner = tenant_of(actor, tenant)
+    found = gateway.store.message(owner, message_id)
+    if found is None:
+        raise MessageNotFound(message_id)
+    if found.verdict != "allow":
+        raise NotSent(found)
+    late = RECEIPT_ORDER.get(status, 2) < RECEIPT_ORDER.get(found.status, 2)
+    if late or (found.status, found.error_code) == (status, error_code):
+        return found  # a late or repeated receipt changes nothing
+    now = gateway.clock()
+    enqueue = []
+    if found.status_callback:
+        payload = {"from": found.sender, "to": found.recipient, "account_sid": found.account_sid}
+        params = status_params(payload, found.id, status, error_code)
+        enqueue.append(callback_entry(owner, found.id, found.status_callback, params, now))
+    updated = gateway.store.update_status(owner, found.id, (status, error_code), now, enqueue)
+    if updated is None:
+        raise MessageNotFound(message_id)
+    if enqueue and gateway.worker is not None:
+        gateway.worker.wake()
+    return updated
 
 
 class OptedOutRecipients:

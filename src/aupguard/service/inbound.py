@@ -33,6 +33,7 @@ from aupguard.service.gateway import (
     commit_send,
     decision_record,
     for_tenant,
+    kept_answer,
     request_hash,
 )
 from aupguard.service.screening import Screener
@@ -83,10 +84,7 @@ def kept_inbound(
     require(actor, *SCREEN_ROLES, action=ACTION)
     event = cast(InboundMessage, for_tenant(actor, event))
     key = inbound_key(event)
-    earlier = None if key is None else store.kept(event.account, key[0], now)
-    if key is None or earlier is None:
-        return None
-    return Accepted("replay" if earlier.request_hash == key[1] else "conflict", earlier)
+    return None if key is None else kept_answer(store, actor, event, key[0], key[1], now)
 
 
 def handle_inbound(

@@ -72,8 +72,11 @@ def build_screener(
     *,
     sources: Sequence[StateSource] = (),
     steps: Sequence[AfterDecision] = (),
+    own_consent: bool = True,
 ) -> Screener:
-    """The send-path pipeline for `settings`; `sources` and `steps` are added to it."""
+    """The send-path pipeline for `settings`; `sources` and `steps` are added to it.
+    `own_consent=False`: `sources` bring the consent source (the HTTP services share
+    one ledger between their endpoints), so none is built on `database`."""
     counters, signals = traffic_stores(settings)
     chosen: list[StateSource] = []
     if settings.sender_registry == "enforce":
@@ -83,8 +86,11 @@ def build_screener(
 
         registry = SqlSenderRegistry(database) if database else MemorySenderRegistry()
         chosen.append(SenderSource(registry))
-    chosen.append(consent_source(database))
+    if own_consent:
+        chosen.append(consent_source(database))
+    consent_signals = ConsentSignals(signals)
     chosen.append(TrafficSignals(engine, signals))
-    chosen.append(ConsentSignals(signals))
+    chosen.append(consent_signals)
     chosen.extend(sources)
-    return Screener(engine, chosen, [LimitStep(engine, counters), *steps])
+    # the same-subject count is taken after the limits: only what goes out counts
+    return Screener(engine, chosen, [LimitStep(engine, counters), consent_signals, *steps])

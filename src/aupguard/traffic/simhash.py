@@ -31,19 +31,41 @@ def shingles(text: str) -> list[str]:
     return [f"{a} {b}" for a, b in itertools.pairwise(words)]
 
 
+_FIELD = 16
+"""Bits per counter when the 64 bit counts are summed as one integer (below)."""
+_BLOCK = (1 << _FIELD) - 1
+_SPREAD = tuple(sum((v >> i & 1) << (i * _FIELD) for i in range(8)) for v in range(256))
+"""A byte's 8 bits, each moved to the low bit of its own 16-bit field."""
+_SHIFTS = tuple((7 - k) * 8 * _FIELD for k in range(8))
+"""Where the fields of the k-th byte of a big-endian digest go."""
+
+
 def simhash(text: str) -> int | None:
-    """The 64-bit SimHash of `text` (None when it has no words)."""
+    """The 64-bit SimHash of `text` (None when it has no words).
+
+    Bit i is set when more than half of the word pairs' 64-bit hashes have it set.
+    The set bits of every hash are counted at once: each hash is spread into 64
+    fields of 16 bits and the spread hashes are added as integers (a block of up
+    to 65,535 hashes cannot carry from one field into the next), rather than
+    walking 64 bits per hash in Python (the send path's costliest signal)."""
     parts = shingles(text)
     if not parts:
         return None
-    weights = [0] * 64
-    for part in parts:
-        h = int.from_bytes(hashlib.blake2b(part.encode("utf-8"), digest_size=8).digest(), "big")
+    counts = [0] * 64
+    spread = _SPREAD
+    shifts = _SHIFTS
+    for start in range(0, len(parts), _BLOCK):
+        total = 0
+        for part in parts[start : start + _BLOCK]:
+            digest = hashlib.blake2b(part.encode("utf-8"), digest_size=8).digest()
+            for byte, shift in zip(digest, shifts, strict=True):
+                total += spread[byte] << shift
         for bit in range(64):
-            weights[bit] += 1 if h >> bit & 1 else -1
+            counts[bit] += total >> (bit * _FIELD) & _BLOCK
+    n = len(parts)
     value = 0
     for bit in range(64):
-        if weights[bit] > 0:
+        if 2 * counts[bit] > n:  # the bit's weight (set minus unset) is positive
             value |= 1 << bit
     return value & _MASK
 

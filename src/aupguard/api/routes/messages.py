@@ -15,15 +15,19 @@ from starlette.responses import Response
 from aupguard.api.delivery import gateway_for
 from aupguard.api.errors import ApiError, register_error
 from aupguard.api.routing import Call, QueryParam, Router
+from aupguard.api.send_path import send_path
 from aupguard.engine.events import OutboundMessage
 from aupguard.outbox.model import DecisionQuery, decode_cursor, encode_cursor
 from aupguard.service.gateway import (
     MessageNotFound,
+    NotSent,
     Prepared,
     commit_send,
     get_message,
+    kept_answer,
     list_decisions,
     prepare_send,
+    record_receipt,
     request_hash,
 )
 
@@ -145,16 +149,27 @@ async def send_message(call: Call) -> Response:
         )
     body: MessageIn = call.body
     gateway = call.services.component(gateway_for)
-    callback = str(body.status_callback) if body.status_callback else None
-    prepared = prepare_send(
-        gateway, call.services.screener, call.actor, body, status_callback=callback
-    )
-    status, answer, headers = _render(prepared, call.request_id)
-    keep = None
-    if key is not None and prepared.message is not None:
+    digest = ""
+    accepted = None
+    if key is not None:
         digest = request_hash(body.model_dump_json(by_alias=True).encode())
-        keep = (key, digest, status, answer)
-    accepted = await commit_send(gateway, prepared, keep)
+        accepted = await run_in_threadpool(
+            kept_answer, gateway.store, call.actor, body, key, digest, gateway.clock()
+        )
+    if accepted is None:
+        callback = str(body.status_callback) if body.status_callback else None
+        prepared = prepare_send(
+            gateway,
+            call.services.component(send_path).screener,
+            call.actor,
+            body,
+            status_callback=callback,
+        )
+        status, answer, headers = _render(prepared, call.request_id)
+        keep = None
+        if key is not None and prepared.message is not None:
+            keep = (key, digest, status, answer)
+        accepted = await commit_send(gateway, prepared, keep)
     if accepted.outcome == "conflict":
         raise ApiError(
             409,
@@ -174,6 +189,18 @@ async def send_message(call: Call) -> Response:
             media_type="application/json",
         )
     return Response(answer, status_code=status, headers=headers, media_type="application/json")
+
+
+class ReceiptIn(BaseModel):
+    """A delivery receipt from the downstream (the platform's own senders, or a bridge
+    from a carrier's delivery reports)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    status: Literal["sent", "delivered", "undelivered", "failed"]
+    error_code: int | None = Field(
+        default=None, ge=0, le=99999, description="The carrier's or Twilio's error code."
+    )
 
 
 TENANT = QueryParam(
@@ -284,3 +311,35 @@ async def decisions(call: Call) -> dict[str, Any]:
         "decisions": [d.to_dict() for d in page],
         "next_cursor": encode_cursor(page[-1]) if len(found) > limit else None,
     }
+
+
+register_error(NotSent, 409, "not_sent")
+
+
+@router.post(
+    "/v1/messages/{message_id}/status",
+    summary="A delivery receipt",
+    body=ReceiptIn,
+    responses={200: MessageOut},
+    query={"tenant": TENANT},
+    errors=(409,),
+)
+async def receipt(call: Call) -> dict[str, Any]:
+    """The downstream reports what became of a message: `sent`, `delivered`,
+    `undelivered` or `failed`, with an error code. The stored status is updated and
+    the message's status callback (if it named one) is enqueued in the same
+    transaction. A late or repeated receipt (`sent` after `delivered`) changes
+    nothing. A message the gateway never sent (blocked, held, filtered) is 409
+    `not_sent`; another tenant's id is 404. Needs the `send` or `admin` scope."""
+    body: ReceiptIn = call.body
+    gateway = call.services.component(gateway_for)
+    updated = await run_in_threadpool(
+        record_receipt,
+        gateway,
+        call.actor,
+        call.path("message_id"),
+        body.status,
+        body.error_code,
+        call.query("tenant"),
+    )
+    return updated.to_dict()

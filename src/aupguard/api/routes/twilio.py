@@ -40,6 +40,7 @@ from aupguard.actors import Actor
 from aupguard.api.delivery import gateway_for
 from aupguard.api.errors import ApiError
 from aupguard.api.routing import Call, Router
+from aupguard.api.send_path import send_path
 from aupguard.api.services import Services
 from aupguard.engine.decision import Decision, Verdict
 from aupguard.engine.events import Channel, Media, OutboundMessage
@@ -309,7 +310,7 @@ async def create_message(call: Call) -> Response:
     gateway = call.services.component(gateway_for)
     prepared = prepare_send(
         gateway,
-        call.services.screener,
+        call.services.component(send_path).screener,
         call.actor,
         event,
         status_callback=form.StatusCallback,
