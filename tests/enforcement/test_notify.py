@@ -179,3 +179,18 @@ def test_cli_contact_then_deliver(cli: Cli, receiver: Receiver) -> None:
     assert verify_signature(public, headers["X-Aupguard-Signature"], body)
     again = json.loads(cli.ok("notifications", "deliver", "--once", at=T0 + timedelta(seconds=2)))
     assert again["sent"] == 0
+
+
+def test_waiting_e_mails_never_crowd_out_the_webhooks(
+    svc: Enforcement, receiver: Receiver, client: httpx.Client, clock: Clock
+) -> None:
+    notify.set_contact(svc, KIM, "acme", webhook_url=receiver.url, email=None)
+    for _ in range(3):  # three actions: three e-mails and three webhooks
+        violation_case(svc)
+    assert notify.deliver(svc, client).sent == 3
+    clock.now += timedelta(minutes=5)
+    violation_case(svc)  # one more webhook, newer than the three e-mails still waiting
+    assert notify.deliver(svc, client, limit=1).sent == 1
+    assert len(receiver.received) == 4
+    mails = [m for m in svc.store.find(OutboxMessage, "acme") if m.channel == "email"]
+    assert len(mails) == 4 and all(m.status == "pending" for m in mails)

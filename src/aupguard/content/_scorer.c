@@ -292,6 +292,10 @@ Scorer_stats(Scorer *self, PyObject *text)
         PyErr_SetString(PyExc_TypeError, "text must be str");
         return NULL;
     }
+    if (self->chars.tags == NULL || self->lexical.tags == NULL || self->vocabulary.tags == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "Scorer was not initialised");
+        return NULL;
+    }
     if (PyUnicode_KIND(text) != PyUnicode_1BYTE_KIND)
         Py_RETURN_NONE; /* beyond Latin-1: the Python path */
     int ascii = PyUnicode_IS_ASCII(text);

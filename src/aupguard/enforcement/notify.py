@@ -111,8 +111,9 @@ def deliver(
     """Deliver the webhooks that are due (oldest first, at most `limit`)."""
     when = svc.now(now)
     done = Delivered()
-    due = svc.store.find_any(OutboxMessage, status="pending", due_before=when, limit=limit * 2)
-    for message in [m for m in due if m.channel == "webhook"][:limit]:
+    for message in svc.store.find_any(
+        OutboxMessage, status="pending", due_before=when, limit=limit
+    ):
         found = svc.store.get(Contact, message.tenant, message.tenant)
         if found is None or found.webhook_url is None:
             done.waiting += 1

@@ -409,6 +409,10 @@ class OutboxMessage(Doc):
 
     @property
     def due_index(self) -> datetime | None:
+        # only webhooks are delivered: e-mails (waiting for a mail transport) are never due,
+        # so they cannot crowd the delivery queue
+        if self.channel != "webhook":
+            return None
         return self.next_attempt or self.created
 
 
