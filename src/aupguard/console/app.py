@@ -428,14 +428,23 @@ async def second_factor_page(console: Console, visit: Visit) -> Response:
     return console.render(visit, "second_factor.html", error="")
 
 
-async def second_factor(console: Console, visit: Visit) -> Response:
+def _second_step(
+    console: Console, visit: Visit, accepted: bool, template: str, error: str
+) -> Response:
+    """After a TOTP or recovery code: signed in, locked out (the user is gone), or asked again."""
     assert visit.user is not None
-    if console.accounts.check_totp(visit.user, visit.field("code")):
+    if accepted:
         return console.redirect(visit, "/", _finish(console, visit, visit.user))
     if console.accounts.fresh(visit.user.tenant, visit.user.id) is None:
         return _locked(console, visit)
-    return console.render(
-        visit, "second_factor.html", 401, error="That code is wrong or was used already."
+    return console.render(visit, template, 401, error=error)
+
+
+async def second_factor(console: Console, visit: Visit) -> Response:
+    assert visit.user is not None
+    accepted = console.accounts.check_totp(visit.user, visit.field("code"))
+    return _second_step(
+        console, visit, accepted, "second_factor.html", "That code is wrong or was used already."
     )
 
 
@@ -445,12 +454,13 @@ async def recovery_page(console: Console, visit: Visit) -> Response:
 
 async def recovery(console: Console, visit: Visit) -> Response:
     assert visit.user is not None
-    if console.accounts.use_recovery_code(visit.user, visit.field("code")):
-        return console.redirect(visit, "/", _finish(console, visit, visit.user))
-    if console.accounts.fresh(visit.user.tenant, visit.user.id) is None:
-        return _locked(console, visit)
-    return console.render(
-        visit, "recovery.html", 401, error="That recovery code is wrong or was used already."
+    accepted = console.accounts.use_recovery_code(visit.user, visit.field("code"))
+    return _second_step(
+        console,
+        visit,
+        accepted,
+        "recovery.html",
+        "That recovery code is wrong or was used already.",
     )
 
 
