@@ -19,6 +19,7 @@ from aupguard.api.routes import (
     screen,
     twilio,
     twilio_inbound,
+    upstream,
 )
 from aupguard.api.routing import Router
 
@@ -32,5 +33,6 @@ ROUTERS: list[Router] = [
     calls.router,
     twilio.router,
     twilio_inbound.router,
+    upstream.router,
     enforcement.router,
 ]
