@@ -34,13 +34,14 @@ from aupguard.audit.chain import PLATFORM, AuditDraft
 from aupguard.console import cases as case_views
 from aupguard.console import insight
 from aupguard.console.accounts import Accounts, UserNotFound, WrongPassword
-from aupguard.console.insight import HitChart
+from aupguard.console.insight import HitChart, ShadowResults
 from aupguard.console.pages import PAGES, PageInfo
 from aupguard.console.passwords import WeakPassword
 from aupguard.console.ratelimit import RateLimit
 from aupguard.console.review import (
     ACTIONS,
     BULK_LIMIT,
+    QUEUE_ROLES,
     AlreadyReviewed,
     ItemNotFound,
     ReviewQueue,
@@ -1250,15 +1251,22 @@ def hit_chart(services: Services) -> HitChart:
     return HitChart(services.component(review_queue).store, utc_now)
 
 
+def shadow_results(services: Services) -> ShadowResults:
+    return ShadowResults(services.component(review_queue).store, utc_now)
+
+
 async def policy_page(console: Console, visit: Visit) -> Response:
     _require_page(visit, "/policy")
     pack = console.services.engine.pack
     _, counts = console.services.component(hit_chart).counts()
+    shadow = console.services.component(shadow_results).results()
     return console.render(
         visit,
         "policy.html",
         pack=pack,
         rows=insight.rule_rows(pack, counts),
+        shadow=insight.shadow_rows(pack, shadow),
+        can_review=visit.actor.has(*QUEUE_ROLES),
         coverage=insight.pack_coverage(pack),
         days=insight.DAYS,
         bars=insight.bars,
