@@ -30,6 +30,7 @@ from tests.console.test_review import HATE_FREE
 LONG_CODE = "+12025550143"
 TOLL_FREE = "+18005550199"
 TEN_DLC = "+12025550177"
+WHATSAPP = "+12025550166"
 
 
 @pytest.fixture
@@ -67,6 +68,7 @@ def register(services: Services) -> None:
     record_evidence(
         registry, "acme", TEN_DLC, EvidenceKind.BRAND_REGISTRATION, now, reference="TCR B1"
     )
+    register_sender(registry, "acme", WHATSAPP, now, kind=SenderType.WHATSAPP_BUSINESS)
     record_evidence(
         registry, "globex", "+12025550188", EvidenceKind.CARRIER_LOA, now, reference="L"
     )
@@ -104,6 +106,9 @@ def test_throughput_against_the_plans_limits_read_from_the_send_paths_counters(
     assert "4500 per 60 s" not in limits and "75 per 60 s" in row_of(limits, "campaign C1")
     assert "20 at once" in row_of(limits, "concurrent calls")
     assert "0 of 20 (0 %)" in row_of(limits, "concurrent calls")
+    assert "250 distinct recipients per 24 h" in row_of(limits, "portfolio portfolio")
+    pair = row_of(limits, f"number {WHATSAPP}, per recipient")
+    assert "no one figure for the account" in pair and " of " not in pair
 
 
 def test_an_account_without_senders_shows_the_plans_limits(

@@ -166,6 +166,8 @@ def _scope(limit: Limit) -> str:
     ):
         if key.startswith(prefix):
             return what + key[len(prefix) :]
+    if key.startswith("pair:"):
+        return "number " + key.split(":")[1] + ", per recipient"
     if key.startswith("att:"):
         return "campaign " + key[4:].rsplit(":", 1)[0]
     return "the account"
@@ -242,7 +244,7 @@ def limit_rows(
             LimitRow(
                 family=limit.name,
                 title=FAMILY_TITLES.get(limit.name, limit.name.replace("_", " ")),
-                scope="per recipient" if limit.name == "whatsapp_pair" else _scope(limit),
+                scope=_scope(limit),
                 allowance=_allowance(limit, timezone),
                 capacity=capacity,
                 used=used,
