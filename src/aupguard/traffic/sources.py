@@ -50,7 +50,7 @@ from aupguard.engine.events import (
 from aupguard.engine.facade import Engine
 from aupguard.engine.registry import dataset
 from aupguard.traffic.signals import PLATFORM, Observation, ObserveKind, SignalStore
-from aupguard.traffic.simhash import bands, shingles, simhash
+from aupguard.traffic.simhash import bands, shingles, simhash_of
 
 __all__ = ["SignalSettings", "TrafficSignals", "record_verification"]
 
@@ -167,8 +167,9 @@ def _message_observations(event: OutboundMessage, s: SignalSettings) -> list[Obs
                 ),
                 Observation("otp_reported_day", ObserveKind.COUNT, "otp-ok:all", 86400, add=False),
             ]
-    if len(shingles(event.body)) + 1 >= s.content_min_words:
-        fingerprint = simhash(event.body)
+    pairs = shingles(event.body)
+    if len(pairs) + 1 >= s.content_min_words:
+        fingerprint = simhash_of(pairs)
         if fingerprint is not None:
             for i, band in enumerate(bands(fingerprint)):
                 obs.append(
