@@ -6,9 +6,13 @@ access log on, as `aupguard serve` runs it) plus one endpoint, `POST /bench/echo
 that parses a small JSON body and answers a small JSON object through the same
 middleware. wrk (one thread, its own process) alternates between the two
 endpoints in rounds; bodies for /v1/screen are the SMS corpus in turn, each
-request authenticated with a tenant key.
+to one of `--recipients` numbers in turn and authenticated with a tenant key.
+Every screen reads the recipient's consent (per-worker cache checked against
+the consent versions: one query per request once a worker has seen the
+recipient) and the account's standing.
 
-    .venv/bin/python -m bench.http_screen [--seconds 5] [--rounds 3] [--connections 8] [--workers 2]
+    .venv/bin/python -m bench.http_screen [--seconds 5] [--rounds 3] [--connections 8]
+        [--workers 2] [--recipients 1000]
 """
 
 from __future__ import annotations
@@ -36,6 +40,11 @@ from bench.http_load import (
 TARGETS = {"per_second": 5000, "p50_ms": 2.0, "p99_ms": 10.0, "ratio": 0.5}
 
 
+def recipient(n: int) -> str:
+    """The n-th of the bench's recipients: valid US mobile-range numbers."""
+    return f"+1415555{n:04d}"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seconds", type=int, default=5)
@@ -43,10 +52,15 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=8)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--access-log", action=argparse.BooleanOptionalAction, default=True)
+    parser.add_argument("--recipients", type=int, default=1000)
     args = parser.parse_args()
+    if not 1 <= args.recipients <= 10_000:
+        parser.error("--recipients is 1 to 10000")
     screen = [
-        json.dumps({"from": "+12025550143", "to": "+14155550123", "body": text}).encode()
-        for text in sms_bodies(2000)
+        json.dumps(
+            {"from": "+12025550143", "to": recipient(i % args.recipients), "body": text}
+        ).encode()
+        for i, text in enumerate(sms_bodies(2000))
     ]
     echo = json.dumps(
         {"from": "+12025550143", "to": "+14155550123", "body": "see you at 7"}
@@ -96,7 +110,8 @@ def main() -> None:
         {
             "what": f"uvicorn {args.workers} workers (uvloop, httptools), access log "
             f"{'on' if args.access_log else 'off'}; wrk 1 thread, {args.connections} connections, "
-            f"{args.seconds} s x {args.rounds} alternating rounds; medians",
+            f"{args.seconds} s x {args.rounds} alternating rounds; medians; "
+            f"{args.recipients} recipients in turn",
             "baseline": "POST /bench/echo on the same server",
             "results": results,
             "rounds": runs,

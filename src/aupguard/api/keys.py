@@ -19,7 +19,6 @@ and the staff keys.
 from __future__ import annotations
 
 import base64
-import hashlib
 import hmac
 import secrets
 import threading
@@ -185,7 +184,7 @@ class MemoryKeyStore:
 
 
 def digest_secret(pepper: bytes, secret: str) -> bytes:
-    return hmac.new(pepper, secret.encode(), hashlib.sha256).digest()
+    return hmac.digest(pepper, secret.encode(), "sha256")  # one-shot: no HMAC object
 
 
 def parse_key(presented: str) -> tuple[str, str] | None:

@@ -386,9 +386,12 @@ def _endpoint(op: Operation) -> Callable[[Request], Awaitable[Response]]:
             elif op.auth:
                 actor = await authenticate(request, services)
                 state["actor"] = actor.id
-            if holds_nul([request.path_params, request.query_params.multi_items()]):
+            query_string = request.scope["query_string"]
+            if (request.path_params or query_string) and holds_nul(
+                [request.path_params, request.query_params.multi_items()]
+            ):
                 raise _nul()
-            if request.scope["query_string"] or op.query:
+            if query_string or op.query:
                 check_query(request, op)
             body = None
             if adapter is not None:

@@ -1,13 +1,18 @@
 """`ConsentSource`: the consent and do-not-call state of one outbound event, for the
 Screener. It fails closed: when the ledger cannot be read, the message is
 blocked citing the consent clauses (an opt-out that is not honoured costs
-$500-$1,500 per message under the TCPA)."""
+$500-$1,500 per message under the TCPA).
+
+On SQL stores the reads go through `aupguard.consent.cache.CachedLookup`: one
+query of the consent versions per message when the recipient was read before
+and nothing changed since, the full reads otherwise."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any, Literal
 
+from aupguard.consent.cache import RecipientLookup, lookup_for
 from aupguard.consent.model import ConsentStatus, fold, scopes_for
 from aupguard.consent.store import PLATFORM_LIST, ConsentStore, DncStore
 from aupguard.engine.events import AnyEvent, CallAttempt, OutboundMessage
@@ -30,11 +35,17 @@ class ConsentSource:
     clauses: tuple[str, ...] = ("P28", "P15")
 
     def __init__(
-        self, ledger: ConsentStore, dnc: DncStore | None = None, *, platform_dnc: bool = True
+        self,
+        ledger: ConsentStore,
+        dnc: DncStore | None = None,
+        *,
+        platform_dnc: bool = True,
+        lookup: RecipientLookup | None = None,
     ) -> None:
         self.ledger = ledger
         self.dnc = dnc
         self.platform_dnc = platform_dnc
+        self.lookup = lookup if lookup is not None else lookup_for(ledger, dnc)
 
     def read(self, event: AnyEvent, now: datetime) -> dict[str, Any]:
         if isinstance(event, OutboundMessage):
@@ -50,14 +61,9 @@ class ConsentSource:
         # a national number is read in the sender's country
         region = region_of(sender) if sender.startswith("+") else None
         recipient = recipient_key(event.to, region)
-        view = fold(self.ledger.history(event.account, recipient), now, scopes, channel)
-        listed = False
-        if self.dnc is not None:
-            listed = (
-                self.dnc.listed_in((event.account, PLATFORM_LIST), recipient)
-                if self.platform_dnc
-                else self.dnc.listed(event.account, recipient)
-            )
+        lists = (event.account, PLATFORM_LIST) if self.platform_dnc else (event.account,)
+        history, listed = self.lookup.lookup(event.account, recipient, lists)
+        view = fold(history, now, scopes, channel)
         if view.status is ConsentStatus.UNKNOWN and not listed:
             return {}
         return {

@@ -1,6 +1,11 @@
 """The consent ledger and do-not-call lists in SQLite or PostgreSQL (migration branch
 ``consent``).
 
+Every write also gives the tenant's row in ``consent_versions`` a new random
+version, in the same transaction; `versions` reads them in one query, so a
+worker can keep what it read and know, with that one read, whether it is still
+current (`aupguard.consent.cache`).
+
 The consent check runs for every message, so its two reads (the recipient's
 events, the do-not-call listing) go straight to the driver on a connection
 each thread keeps (autocommit: every read sees what is committed), with the
@@ -12,13 +17,16 @@ DO NOTHING``.
 
 from __future__ import annotations
 
+import secrets
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
+    Connection,
     Index,
     Integer,
     String,
@@ -33,6 +41,7 @@ from sqlalchemy import (
     select,
     union_all,
 )
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapped, mapped_column
 from sqlalchemy.pool import NullPool
 
@@ -41,7 +50,7 @@ from aupguard.consent.store import ConsentStats
 from aupguard.store.base import Base, UtcDateTime
 from aupguard.store.db import Database
 
-__all__ = ["ConsentEventRow", "DncRow", "SqlConsentStore", "SqlDncStore"]
+__all__ = ["ConsentEventRow", "ConsentVersionRow", "DncRow", "SqlConsentStore", "SqlDncStore"]
 
 
 class ConsentEventRow(Base):
@@ -69,6 +78,47 @@ class DncRow(Base):
     number: Mapped[str] = mapped_column(String(32), primary_key=True)
     source: Mapped[str] = mapped_column(String(256))
     added: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class ConsentVersionRow(Base):
+    """A tenant's consent version: a new random number at every write of its ledger or
+    do-not-call list (random, not a counter, so that a restored or recreated database
+    cannot give an old number back)."""
+
+    __tablename__ = "consent_versions"
+
+    tenant: Mapped[str] = mapped_column(String(128), primary_key=True)
+    version: Mapped[int] = mapped_column(BigInteger)
+
+
+def bump_versions(conn: Connection, tenants: Iterable[str]) -> None:
+    """Give each tenant a new consent version, inside the caller's transaction."""
+    rows = [{"tenant": t, "version": secrets.randbits(62) + 1} for t in sorted(set(tenants))]
+    if not rows:
+        return
+    dialect = conn.dialect.name
+    if dialect == "postgresql":
+        pg = postgresql.insert(ConsentVersionRow)
+        conn.execute(
+            pg.on_conflict_do_update(
+                index_elements=["tenant"], set_={"version": pg.excluded.version}
+            ),
+            rows,
+        )
+    else:
+        lite = sqlite.insert(ConsentVersionRow)
+        conn.execute(
+            lite.on_conflict_do_update(
+                index_elements=["tenant"], set_={"version": lite.excluded.version}
+            ),
+            rows,
+        )
+
+
+_VERSIONS_SQL = {
+    1: "SELECT tenant, version FROM consent_versions WHERE tenant = ?",
+    2: "SELECT tenant, version FROM consent_versions WHERE tenant IN (?, ?)",
+}
 
 
 _T = ConsentEventRow.__table__
@@ -184,6 +234,7 @@ class SqlConsentStore:
         self.db = db
         self._reader = _Reader(db)
         self._history = self._reader.sql(_HISTORY_SQL)
+        self._versions = {n: self._reader.sql(q) for n, q in _VERSIONS_SQL.items()}
 
     def close(self) -> None:
         """Give back the connections kept for reads (before `Database.dispose`)."""
@@ -210,6 +261,21 @@ class SqlConsentStore:
         ]
         with self.db.engine.begin() as conn:
             conn.execute(insert(ConsentEventRow), rows)
+            bump_versions(conn, (e.tenant for e in events))
+
+    def versions(self, tenants: tuple[str, ...]) -> tuple[int, ...]:
+        """The consent version of each tenant (0: never written), in one query of what
+        is committed. Ledger and do-not-call writes both change it."""
+        sql = self._versions.get(len(tenants))
+        if sql is None:
+            raise ValueError("versions are read for one or two tenants at a time")
+        cursor = self._reader.cursor()
+        try:
+            cursor.execute(sql, tenants)
+            found = dict(cursor.fetchall())
+        finally:
+            cursor.close()
+        return tuple(int(found.get(t, 0)) for t in tenants)
 
     def history(
         self, tenant: str, recipient: str, until: datetime | None = None
@@ -303,6 +369,7 @@ class SqlDncStore:
                     )
                     added = cursor.rowcount
                     cursor.execute("TRUNCATE consent_dnc_load")
+                bump_versions(conn, [tenant])
                 return int(added)
             text = stamp.strftime("%Y-%m-%d %H:%M:%S.%f") if stamp is not None else None
             result = conn.exec_driver_sql(
@@ -310,6 +377,7 @@ class SqlDncStore:
                 "VALUES (?, ?, ?, ?)",
                 [(tenant, n, source, text) for n in numbers],
             )
+            bump_versions(conn, [tenant])
             return int(result.rowcount)
 
     def listed(self, tenant: str, number: str) -> bool:

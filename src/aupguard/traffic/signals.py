@@ -25,6 +25,7 @@ from __future__ import annotations
 import math
 import threading
 import time
+from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
@@ -90,7 +91,10 @@ class MemorySignals:
         self._lock = threading.Lock()
         self._counts: dict[tuple[str, str, int], int] = {}
         self._sets: dict[tuple[str, str, int], set[str]] = {}
-        self._near: dict[tuple[str, str, int], set[int]] = {}
+        self._near: dict[tuple[str, str, int], list[int]] = {}
+        """NEAR buckets as sorted lists of distinct numbers: a neighbour count is two
+        bisections, not a scan of every number the window saw (the send path asks it
+        for every message)."""
         self._first: dict[tuple[str, str], set[str]] = {}
         self._ops = 0
 
@@ -116,11 +120,19 @@ class MemorySignals:
             return float(len(self._sets.get(cur, set()) | self._sets.get(prev, set())))
         if o.kind is ObserveKind.NEAR:
             value = int(o.member)
-            seen = self._near.get(cur, set()) | self._near.get(prev, set())
-            close = sum(1 for v in seen if v != value and abs(v - value) <= o.span)
+            low, high = value - o.span, value + o.span
+            close: set[int] = set()
+            for bucket in (cur, prev):
+                values = self._near.get(bucket)
+                if values:
+                    close.update(values[bisect_left(values, low) : bisect_right(values, high)])
+            close.discard(value)
             if o.add:
-                self._near.setdefault(cur, set()).add(value)
-            return float(close)
+                values = self._near.setdefault(cur, [])
+                at = bisect_left(values, value)
+                if at == len(values) or values[at] != value:
+                    values.insert(at, value)
+            return float(len(close))
         members = self._first.setdefault((tenant, o.key), set())
         member = member_digest(o.member)
         new = member not in members

@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 
-__all__ = ["BANDS", "bands", "hamming", "shingles", "simhash"]
+__all__ = ["BANDS", "bands", "hamming", "shingles", "simhash", "simhash_of"]
 
 BANDS = 4
 _MASK = (1 << 64) - 1
@@ -48,7 +48,11 @@ def simhash(text: str) -> int | None:
     fields of 16 bits and the spread hashes are added as integers (a block of up
     to 65,535 hashes cannot carry from one field into the next), rather than
     walking 64 bits per hash in Python (the send path's costliest signal)."""
-    parts = shingles(text)
+    return simhash_of(shingles(text))
+
+
+def simhash_of(parts: list[str]) -> int | None:
+    """`simhash` of a text's `shingles` (for a caller that has them already)."""
     if not parts:
         return None
     counts = [0] * 64

@@ -51,7 +51,7 @@ from aupguard.engine.facade import Engine
 from aupguard.engine.registry import dataset
 from aupguard.identity.numbering import parse_number
 from aupguard.traffic.signals import PLATFORM, Observation, ObserveKind, SignalStore
-from aupguard.traffic.simhash import bands, shingles, simhash
+from aupguard.traffic.simhash import bands, shingles, simhash_of
 
 __all__ = ["SignalSettings", "TrafficSignals", "record_verification"]
 
@@ -168,8 +168,9 @@ def _message_observations(event: OutboundMessage, s: SignalSettings) -> list[Obs
                 ),
                 Observation("otp_reported_day", ObserveKind.COUNT, "otp-ok:all", 86400, add=False),
             ]
-    if len(shingles(event.body)) + 1 >= s.content_min_words:
-        fingerprint = simhash(event.body)
+    pairs = shingles(event.body)
+    if len(pairs) + 1 >= s.content_min_words:
+        fingerprint = simhash_of(pairs)
         if fingerprint is not None:
             for i, band in enumerate(bands(fingerprint)):
                 obs.append(
