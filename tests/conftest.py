@@ -3,11 +3,17 @@ with a clear reason when it is not beside the project."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 
 from aupguard import Engine
+
+# The suite builds hundreds of packs; compiling a Hyperscan database for each in the
+# background would only burn CPU. tests/engine/test_hsscan.py turns it on where it is
+# the subject, and shows both engines report the same matches.
+os.environ.setdefault("AUPGUARD_HYPERSCAN", "off")
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"

@@ -70,7 +70,12 @@ def serve(
         fail(f"setting {'.'.join(str(p) for p in first['loc'])}: {first['msg']}")
     if settings.log_level.lower() not in ("debug", "info", "warning", "error", "critical"):
         fail(f"--log-level: unknown level {settings.log_level!r}")
-    load_engine(settings.pack)  # a broken pack stops here, with its problems listed
+    engine = load_engine(settings.pack)  # a broken pack stops here, with its problems listed
+    if settings.workers > 1 and engine.pack.lexicons.engine != "hyperscan":
+        # compiled once here and cached, so that the workers read it instead of each
+        # compiling it (see aupguard.engine.hsscan)
+        console.print("compiling the pack's Hyperscan database for the workers", markup=False)
+        engine.pack.lexicons.wait_for_hyperscan(300)
     if settings.migrate_on_start:
         from aupguard.store.db import Database
         from aupguard.store.migrate import upgrade

@@ -15,12 +15,15 @@ invisible characters are already gone from the text view (see `normalise`).
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import re2
 
+from aupguard.engine import hsscan
+from aupguard.engine.hsscan import HsScanner
 from aupguard.engine.normalise import normalise
 from aupguard.engine.re2util import PatternError, Utf8Text, compile_pattern, compile_set, search
 
@@ -124,14 +127,38 @@ class LexiconSet:
         self._plain = tuple(normalise(e.label) if e.pattern != e.label else None for e in entries)
         self._set = compile_set(e.pattern for e in entries) if entries else None
         self._compiled: dict[int, Any] = {}
+        self._fast: HsScanner | None = None
+        self._switched = threading.Event()
+        self._switching = hsscan.accelerate(self.patterns, self._use)
+
+    @property
+    def patterns(self) -> tuple[str, ...]:
+        """The compiled pattern of every entry, in entry order."""
+        return tuple(e.pattern for e in self._entries)
+
+    def _use(self, scanner: HsScanner) -> None:
+        self._fast = scanner  # one reference swap: a scan under way finishes on RE2
+        self._switched.set()
+
+    def wait_for_hyperscan(self, timeout: float) -> bool:
+        """Wait until the set scans with Hyperscan; False at once when it never will."""
+        return self._switching and self._switched.wait(timeout)
+
+    @property
+    def engine(self) -> str:
+        """Which engine scans messages now: "hyperscan" once its database is ready."""
+        return "hyperscan" if self._fast is not None else "re2"
 
     def __len__(self) -> int:
         return len(self._entries)
 
     def match(self, haystack: str) -> list[int]:
-        """The entries that match `haystack` (one pass of the RE2 set)."""
+        """The entries that match `haystack` (one pass of the set; in no particular order)."""
         if self._set is None or not haystack:
             return _NO_ENTRIES
+        fast = self._fast
+        if fast is not None:
+            return fast.match(haystack) or _NO_ENTRIES
         found: list[int] | None = self._set.Match(haystack)
         return found or _NO_ENTRIES
 
