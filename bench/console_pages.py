@@ -20,8 +20,8 @@ dropped afterwards; or SQLite) is loaded first with, by default:
 Pages: the queue (first page, and a page by keyset deep in the million), a held
 message, the case list (all, overdue, one tenant's), a case, the audit log (all,
 one tenant's), a tenant's blocked and held messages, the legal register, the
-public report form, the policy page (and its hit counts and shadow results
-without the one-minute cache), an account (senders, limits read from the
+public report form, the policy page (and its hit counts, pack versions and
+shadow results without the one-minute cache), an account (senders, limits read from the
 counter store, consent figures; and the consent figures' grouped query alone)
 and one of its senders. Interleaved passes. The counters are the server's
 memory ones, or Redis with --redis-url (results in console_pages_<database>_redis.json).
@@ -64,7 +64,7 @@ from aupguard.console.app import (
     console_sessions,
     review_queue,
 )
-from aupguard.console.insight import HitChart, ShadowResults
+from aupguard.console.insight import HitChart, PackVersions, ShadowResults
 from aupguard.console.store import Stage
 from aupguard.console.usage import consent_statistics
 from aupguard.enforcement.records import Case, LegalRequest, new_id
@@ -475,6 +475,11 @@ def main() -> None:
         shadow = ShadowResults(services.component(review_queue).store, lambda: NOW, ttl=0)
         fns["policy shadow results, uncached (grouped query and examples, 14 days)"] = (
             lambda _: shadow.results(),
+            items,
+        )
+        versions = PackVersions(services.component(review_queue).store, lambda: NOW, ttl=0)
+        fns["policy pack versions, uncached (grouped query, 14 days)"] = (
+            lambda _: versions.versions(),
             items,
         )
         ledger = services.component(consent_ledger)

@@ -8,8 +8,8 @@ from aupguard.actors import Actor, Role
 from aupguard.api.routes.enforcement import enforcement
 from aupguard.api.services import Services
 from aupguard.console import Accounts
-from aupguard.console.app import hit_chart, shadow_results
-from aupguard.console.insight import DAYS, HitChart, ShadowResults, bars
+from aupguard.console.app import hit_chart, pack_versions, shadow_results
+from aupguard.console.insight import DAYS, HitChart, PackVersions, ShadowResults, bars
 from aupguard.outbox.model import Accept, DecisionRecord
 from tests.console.conftest import Browserish, Clock, make_user, sign_in
 from tests.console.test_review import THREAT, held_store, send
@@ -104,6 +104,27 @@ def test_shadow_examples_are_not_links_for_legal(
     page = client.get("/console/policy")
     assert page.status_code == 200
     assert f"<code>{allowed}</code>" in page.text and "/console/queue/" not in page.text
+
+
+def test_policy_page_lists_the_pack_versions_behind_the_decisions(
+    services: Services, client: Browserish, accounts: Accounts, clock: Clock
+) -> None:
+    send(services, "acme", THREAT)
+    store = held_store(services)
+    now = datetime.now(UTC)
+    old = DecisionRecord(id="DC-old", tenant="globex", at=now - timedelta(days=2),
+                         kind="message", verdict="allow", pack_version="aupguard-default@<b>1</b>")  # fmt: skip
+    gone = DecisionRecord(id="DC-gone", tenant="globex", at=now - timedelta(days=DAYS + 1),
+                          kind="message", verdict="allow", pack_version="aupguard-default@0")  # fmt: skip
+    store.accept([Accept("globex", old), Accept("globex", gone)], now)
+    services.provide(pack_versions, PackVersions(store, lambda: datetime.now(UTC), ttl=0))
+    sign_in(client, make_user(accounts, "rita", None, "reviewer"), clock)
+    page = client.get("/console/policy")
+    rows = page.text.split('id="versions"')[1].split("</table>")[0].split("<tr>")[2:]
+    pack = services.engine.pack
+    assert f"{pack.id}@{pack.version}" in rows[0] and "running" in rows[0]
+    assert "aupguard-default@&lt;b&gt;1&lt;/b&gt;" in rows[1] and "running" not in rows[1]
+    assert len(rows) == 2  # the version older than the window is not listed
 
 
 def test_account_page(

@@ -177,9 +177,10 @@ def test_the_acceptance_walk(page: Page, server: Server) -> None:
     page.click("header nav >> text=Policy")
     assert "content.threat" in page.inner_text("#rules tr:nth-child(2)")
     shot(page, server, "policy")
+    assert "running" in page.inner_text("#versions tr:nth-child(2)")
     shadow = page.inner_text("#shadow")
     assert "impersonation.brand_link_any" in shadow and shadowed in shadow
-    page.locator("#shadow").scroll_into_view_if_needed()
+    page.locator("#versions").scroll_into_view_if_needed()
     shot(page, server, "policy-shadow")
     page.goto(f"{server.base}/console/accounts?tenant=acme")
     assert int(page.inner_text("#strikes")) > 0  # the violation decided above

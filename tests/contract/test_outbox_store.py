@@ -239,6 +239,29 @@ def test_shadow_hits_per_day_and_rule_with_the_verdicts_they_would_change(
     assert [(d.shadow, d.shadow_changes) for d in read] == [(("brand.link", "x_y"), ())]
 
 
+def test_pack_versions_with_their_decisions_first_and_last(store: MessageStore) -> None:
+    old, new = accept(at=T0), accept("globex", at=T0 + timedelta(hours=2))
+    store.accept(
+        [
+            replace(old, decision=replace(old.decision, pack_version="p@1")),
+            replace(new, decision=replace(new.decision, pack_version="p@2")),
+            accept(at=T0 + timedelta(hours=1)),  # no version recorded: ""
+            accept(at=T0 - timedelta(days=1)),  # before `since`
+        ]
+        + [
+            replace(a, decision=replace(a.decision, pack_version="p@2"))
+            for a in (accept(at=T0 + timedelta(hours=3)), accept(at=T0 + timedelta(hours=1)))
+        ],
+        T0,
+    )
+    found = sorted(store.pack_versions(T0 - timedelta(hours=1)))
+    assert found == [
+        ("", 1, T0 + timedelta(hours=1), T0 + timedelta(hours=1)),
+        ("p@1", 1, T0, T0),
+        ("p@2", 3, T0 + timedelta(hours=1), T0 + timedelta(hours=3)),
+    ]
+
+
 def test_claim_leases_each_due_entry_to_one_worker(store: MessageStore) -> None:
     store.accept([accept() for _ in range(3)], T0)
     first = store.claim(T0, 2, LEASE)

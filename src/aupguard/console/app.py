@@ -34,7 +34,7 @@ from aupguard.audit.chain import PLATFORM, AuditDraft
 from aupguard.console import cases as case_views
 from aupguard.console import insight, usage
 from aupguard.console.accounts import Accounts, UserNotFound, WrongPassword
-from aupguard.console.insight import HitChart, ShadowResults
+from aupguard.console.insight import HitChart, PackVersions, ShadowResults
 from aupguard.console.pages import PAGES, PageInfo
 from aupguard.console.passwords import WeakPassword
 from aupguard.console.ratelimit import RateLimit
@@ -1257,6 +1257,10 @@ def shadow_results(services: Services) -> ShadowResults:
     return ShadowResults(services.component(review_queue).store, utc_now)
 
 
+def pack_versions(services: Services) -> PackVersions:
+    return PackVersions(services.component(review_queue).store, utc_now)
+
+
 async def policy_page(console: Console, visit: Visit) -> Response:
     _require_page(visit, "/policy")
     pack = console.services.engine.pack
@@ -1268,6 +1272,8 @@ async def policy_page(console: Console, visit: Visit) -> Response:
         pack=pack,
         rows=insight.rule_rows(pack, counts),
         shadow=insight.shadow_rows(pack, shadow),
+        versions=console.services.component(pack_versions).versions(),
+        running=f"{pack.id}@{pack.version}",
         can_review=visit.actor.has(*QUEUE_ROLES),
         coverage=insight.pack_coverage(pack),
         days=insight.DAYS,

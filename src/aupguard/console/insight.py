@@ -24,6 +24,8 @@ from aupguard.policy.coverage import CoverageRow, coverage
 __all__ = [
     "AccountView",
     "HitChart",
+    "PackVersion",
+    "PackVersions",
     "RuleRow",
     "ShadowResults",
     "ShadowRow",
@@ -104,6 +106,38 @@ class HitChart:
             if 0 <= index < DAYS:
                 per_rule[rule][index] += count
         return today, dict(per_rule)
+
+
+@dataclass(frozen=True, slots=True)
+class PackVersion:
+    version: str
+    """pack@version as the decisions recorded it."""
+    decisions: int
+    first: datetime
+    last: datetime
+
+
+@dataclass
+class PackVersions:
+    """The pack versions that made every tenant's decisions over the last DAYS days, the
+    newest in use first: one grouped query, recomputed at most once a minute."""
+
+    store: MessageStore
+    clock: Callable[[], datetime]
+    ttl: float = CACHE_SECONDS
+    _recent: Recent[list[PackVersion]] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self._recent = Recent(self.ttl)
+
+    def versions(self) -> list[PackVersion]:
+        return self._recent.get(self._compute)
+
+    def _compute(self) -> list[PackVersion]:
+        now = self.clock()
+        since = datetime_at(now.date() - timedelta(days=DAYS - 1), now)
+        found = [PackVersion(*row) for row in self.store.pack_versions(since)]
+        return sorted(found, key=lambda v: (v.last, v.version), reverse=True)
 
 
 EXAMPLES = 3

@@ -439,6 +439,17 @@ class SqlMessageStore:
                     tally[1] += int(n)
         return [(d, rule, hits, changes) for (d, rule), (hits, changes) in counts.items()]
 
+    def pack_versions(self, since: datetime) -> list[tuple[str, int, datetime, datetime]]:
+        c = decisions.c
+        stmt = (
+            select(c.pack_version, func.count(), func.min(c.at), func.max(c.at))
+            .where(c.at >= since)
+            .group_by(c.pack_version)
+        )
+        with self.db.engine.connect() as conn:
+            rows = conn.execute(stmt).all()
+        return [(version, int(n), first, last) for version, n, first, last in rows]
+
     def shadow_examples(self, rule: str, since: datetime, limit: int) -> list[DecisionRecord]:
         c = decisions.c
         stmt = (

@@ -72,6 +72,10 @@ class MessageStore(Protocol):
         changed) for every tenant's decisions since `since` (UTC days)."""
         ...
 
+    def pack_versions(self, since: datetime) -> list[tuple[str, int, datetime, datetime]]:
+        """(pack@version, decisions, first, last) of every tenant's decisions since `since`."""
+        ...
+
     def shadow_examples(self, rule: str, since: datetime, limit: int) -> list[DecisionRecord]:
         """The newest decisions (with a message, of any tenant) since `since` whose verdict
         the shadow rule `rule` would have changed, at most `limit`."""
@@ -197,6 +201,15 @@ class MemoryMessageStore:
                         tally[0] += 1
                         tally[1] += rule in d.shadow_changes
         return [(day, rule, hits, changes) for (day, rule), (hits, changes) in counts.items()]
+
+    def pack_versions(self, since: datetime) -> list[tuple[str, int, datetime, datetime]]:
+        seen: dict[str, tuple[int, datetime, datetime]] = {}
+        with self._lock:
+            for d in self.decision_log:
+                if d.at >= since:
+                    n, first, last = seen.get(d.pack_version, (0, d.at, d.at))
+                    seen[d.pack_version] = (n + 1, min(first, d.at), max(last, d.at))
+        return [(version, *figures) for version, figures in seen.items()]
 
     def shadow_examples(self, rule: str, since: datetime, limit: int) -> list[DecisionRecord]:
         with self._lock:
