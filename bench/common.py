@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 import json
 import platform
+import random
 import statistics
 import sys
 import time
@@ -31,6 +32,28 @@ def sms_bodies(limit: int | None = None) -> list[str]:
         words = ["see", "you", "at", "7", "tonight", "call", "me", "when", "you", "land"]
         bodies = [" ".join(words[i % len(words) :] + words[: i % len(words)]) for i in range(5000)]
     return bodies[:limit] if limit else bodies
+
+
+_RECIPIENT_RANGES = (
+    # (E.164 prefix, digits after it, share of the traffic): mostly US mobiles and
+    # landlines across area codes, some Canada, UK, Germany, India and Brazil
+    ("+1202", 7, 10), ("+1212", 7, 10), ("+1312", 7, 8), ("+1415", 7, 8), ("+1617", 7, 6),
+    ("+1713", 7, 6), ("+1305", 7, 6), ("+1404", 7, 6), ("+1206", 7, 5), ("+1303", 7, 5),
+    ("+1416", 7, 5), ("+1604", 7, 4), ("+447", 9, 5), ("+4915", 9, 4), ("+9198", 8, 4),
+    ("+55119", 8, 4),
+)  # fmt: skip
+
+
+def recipients(n: int, seed: int = 7) -> list[str]:
+    """`n` distinct-looking destination numbers drawn from a mix of countries (fixed seed)."""
+    rng = random.Random(seed)
+    ranges = [r for r in _RECIPIENT_RANGES for _ in range(r[2])]
+    out: list[str] = []
+    for _ in range(n):
+        prefix, digits, _share = rng.choice(ranges)
+        first = str(rng.randint(2, 9))  # no trunk prefix, no 0/1 exchange in NANP
+        out.append(prefix + first + "".join(str(rng.randint(0, 9)) for _ in range(digits - 1)))
+    return out
 
 
 Benched = dict[str, tuple[Callable[[Any], object], Sequence[Any]]]

@@ -10,16 +10,25 @@ dropped afterwards; or SQLite) is loaded first with, by default:
   (80 % allowed, 10 % blocked, 10 % held with their held deliveries),
 - held messages up to 1,000,000 in all (the queue),
 - 10,000 cases (a third of them past their SLA clock) with their audit entries,
-  and 100 legal requests.
+  and 100 legal requests,
+- 5 % of the decisions with a shadow rule that fired (on the allowed ones it
+  would have changed the verdict), for the policy page's shadow results,
+- 200,000 consent events across the tenants (1,000 each: opt-ins and opt-outs
+  by several methods and channels) and 20 registered senders for the account
+  page's tenant.
 
 Pages: the queue (first page, and a page by keyset deep in the million), a held
 message, the case list (all, overdue, one tenant's), a case, the audit log (all,
 one tenant's), a tenant's blocked and held messages, the legal register, the
-public report form, the policy page (and its hit counts without the one-minute
-cache) and an account. Interleaved passes.
+public report form, the policy page (and its hit counts and shadow results
+without the one-minute cache), an account (senders, limits read from the
+counter store, consent figures; and the consent figures' grouped query alone)
+and one of its senders. Interleaved passes. The counters are the server's
+memory ones, or Redis with --redis-url (results in console_pages_<database>_redis.json).
 
     .venv/bin/python -m bench.console_pages [--database postgresql|sqlite]
         [--decisions 100000] [--cases 10000] [--held 1000000] [--samples 40]
+        [--consent 200000] [--redis-url redis://127.0.0.1:6379/0]
 """
 
 from __future__ import annotations
@@ -48,9 +57,16 @@ from aupguard.api.routes.enforcement import enforcement
 from aupguard.api.services import build_services
 from aupguard.audit.chain import AuditDraft
 from aupguard.config import Settings
-from aupguard.console.app import COOKIE, console_accounts, console_sessions, review_queue
-from aupguard.console.insight import HitChart
+from aupguard.console.app import (
+    COOKIE,
+    consent_ledger,
+    console_accounts,
+    console_sessions,
+    review_queue,
+)
+from aupguard.console.insight import HitChart, ShadowResults
 from aupguard.console.store import Stage
+from aupguard.console.usage import consent_statistics
 from aupguard.enforcement.records import Case, LegalRequest, new_id
 from aupguard.outbox import sql as gw
 from aupguard.outbox.model import cursor_of
@@ -61,6 +77,8 @@ from bench.common import interleaved, report, summary
 NOW = datetime.now(UTC).replace(microsecond=0)
 TENANTS = [f"t{i:03d}" for i in range(200)]
 BATCH = 20_000
+SHADOW_RULE = "impersonation.brand_link_any"
+SENDERS = 20
 HELD_PAYLOAD = (
     '{"body":"Pay up or I will kill you.","hits":[{"rule":"content.threat",'
     '"title":"Threat of violence","action":"hold","clauses":["W3"],"severity":"high",'
@@ -187,8 +205,11 @@ def load_messages(db: Database, decisions: int, held: int) -> dict[str, float]:
         )
         message = _message(i, tenant, at, status, verdict)
         rows_m.append(message)
+        shadow = f",{SHADOW_RULE}," if rng.random() < 0.05 else ""
         rows_d.append(
             {
+                "shadow": shadow,
+                "shadow_changes": shadow if verdict == "allow" else "",
                 "id": f"DC{i:032x}",
                 "tenant": tenant,
                 "at": at,
@@ -298,12 +319,76 @@ def load_cases(services: Any, cases: int) -> float:
     return time.perf_counter() - start
 
 
+def load_consent(db: Database, events: int) -> float:
+    """Opt-ins and opt-outs across the tenants, 90 days back, several methods and channels."""
+    from aupguard.consent.sql import ConsentEventRow
+
+    rng = random.Random(5)
+    start = time.perf_counter()
+    rows: list[dict[str, Any]] = []
+    for i in range(events):
+        rows.append(
+            {
+                "tenant": TENANTS[i % len(TENANTS)],
+                "scope": "*",
+                "recipient": f"+1415{rng.randrange(10_000_000):07d}",
+                "channel": rng.choice(("sms", "sms", "whatsapp", "*")),
+                "kind": "opt_in" if rng.random() < 0.7 else "opt_out",
+                "at": NOW - timedelta(seconds=rng.randrange(90 * 86_400)),
+                "method": rng.choice(("keyword", "web_form", "api", "import")),
+                "source": "bench",
+                "wording": "",
+                "expires": None,
+                "age_verified": False,
+            }
+        )
+        if len(rows) >= BATCH:
+            with db.engine.begin() as conn:
+                conn.execute(insert(ConsentEventRow), rows)
+            rows.clear()
+    if rows:
+        with db.engine.begin() as conn:
+            conn.execute(insert(ConsentEventRow), rows)
+    return time.perf_counter() - start
+
+
+def load_senders(services: Any, tenant: str) -> str:
+    """Registered senders of one tenant (long codes, toll-free, 10DLC); one of them."""
+    from aupguard.console.usage import sender_registry
+    from aupguard.engine.events import SenderType
+    from aupguard.identity.registry import EvidenceKind
+    from aupguard.identity.service import record_evidence, register_sender
+
+    registry = services.component(sender_registry)
+    kinds = (SenderType.LONG_CODE, SenderType.TOLL_FREE, SenderType.TEN_DLC)
+    for i in range(SENDERS):
+        number = f"+1202555{1000 + i:04d}"
+        register_sender(registry, tenant, number, NOW, kind=kinds[i % 3], brand="b", campaign="C")
+        if i % 2 == 0:
+            record_evidence(registry, tenant, number, EvidenceKind.CARRIER_LOA, NOW, reference="L")
+    return "+12025551000"
+
+
 def signed_in(services: Any, name: str, tenant: str | None, role: str) -> str:
     accounts = services.component(console_accounts)
     sessions = services.component(console_sessions)
     admin = Actor("bench", frozenset({Role.ADMIN}))
     user = accounts.create(admin, name, tenant, [role], "a long and unusual password").user
     return f"{COOKIE}={sessions.start(Stage.SIGNED_IN, user).id}"
+
+
+def load(services: Any, args: argparse.Namespace) -> tuple[dict[str, float], str]:
+    """The whole load; the seconds each part took, and a sender of t001."""
+    db = services.database
+    upgrade(db)
+    loaded = load_messages(db, args.decisions, args.held)
+    loaded["cases_s"] = load_cases(services, args.cases)
+    loaded["consent_s"] = load_consent(db, args.consent)
+    sender = load_senders(services, "t001")
+    if db.dialect == "postgresql":
+        with db.engine.begin() as conn:
+            conn.exec_driver_sql("ANALYZE")
+    return loaded, sender
 
 
 def main() -> None:
@@ -313,6 +398,8 @@ def main() -> None:
     parser.add_argument("--cases", type=int, default=10_000)
     parser.add_argument("--held", type=int, default=1_000_000)
     parser.add_argument("--samples", type=int, default=40, help="per page and pass (3 passes)")
+    parser.add_argument("--consent", type=int, default=200_000)
+    parser.add_argument("--redis-url", default="", help="counters in Redis (default: memory)")
     args = parser.parse_args()
     call = Caller()
 
@@ -321,12 +408,11 @@ def main() -> None:
 
     trivial = Starlette(routes=[Route("/ok", ok)])
     with database(args.database) as url:
-        services = build_services(Settings(database_url=url, access_log=False))
+        settings = Settings(database_url=url, access_log=False, redis_url=args.redis_url or None)
+        services = build_services(settings)
         assert services.database is not None
         db = services.database
-        upgrade(db)
-        loaded = load_messages(db, args.decisions, args.held)
-        loaded["cases_s"] = load_cases(services, args.cases)
+        loaded, sender = load(services, args)
         app = create_app(services=services)
         reviewer = signed_in(services, "rita", None, "reviewer")
         legal = signed_in(services, "lena", None, "legal")
@@ -368,6 +454,7 @@ def main() -> None:
             "report form (no sign-in)": ("/console/report", ""),
             "policy (hit counts cached for a minute)": ("/console/policy", reviewer),
             "account": ("/console/accounts?tenant=t001", reviewer),
+            "a sender of the account": (f"/console/accounts/t001/senders/{sender}", reviewer),
         }
         checks = {name: call(app, "GET", path, cookie) for name, (path, cookie) in pages.items()}
         assert set(checks.values()) == {200}, checks
@@ -385,6 +472,16 @@ def main() -> None:
             lambda _: uncached.counts(),
             items,
         )
+        shadow = ShadowResults(services.component(review_queue).store, lambda: NOW, ttl=0)
+        fns["policy shadow results, uncached (grouped query and examples, 14 days)"] = (
+            lambda _: shadow.results(),
+            items,
+        )
+        ledger = services.component(consent_ledger)
+        fns["account consent figures (one grouped statement, 30 days)"] = (
+            lambda _: consent_statistics(ledger, "t001", NOW),
+            items,
+        )
         samples = interleaved(fns, passes=3)
         services.close()
     results = {name: summary(values) for name, values in samples.items()}
@@ -392,16 +489,19 @@ def main() -> None:
     for row in results.values():
         row["ratio_to_baseline"] = round(row["mean_us"] / base, 1)
     report(
-        f"console_pages_{args.database}",
+        f"console_pages_{args.database}" + ("_redis" if args.redis_url else ""),
         {
             "what": "server time of one console request in-process over ASGI (the whole app "
             "with the API middleware) over a loaded database",
             "database": args.database,
+            "counters": "redis" if args.redis_url else "memory",
             "loaded": {
                 "decisions": args.decisions,
                 "held_messages": int(held_count),
                 "cases": args.cases,
                 "legal_requests": 100,
+                "consent_events": args.consent,
+                "senders_of_t001": SENDERS,
                 **{k: round(v, 1) for k, v in loaded.items()},
             },
             "baseline": "a Starlette app with one route returning 'ok', called the same way",

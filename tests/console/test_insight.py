@@ -8,8 +8,8 @@ from aupguard.actors import Actor, Role
 from aupguard.api.routes.enforcement import enforcement
 from aupguard.api.services import Services
 from aupguard.console import Accounts
-from aupguard.console.app import hit_chart
-from aupguard.console.insight import DAYS, HitChart, bars
+from aupguard.console.app import hit_chart, shadow_results
+from aupguard.console.insight import DAYS, HitChart, ShadowResults, bars
 from aupguard.outbox.model import Accept, DecisionRecord
 from tests.console.conftest import Browserish, Clock, make_user, sign_in
 from tests.console.test_review import THREAT, held_store, send
@@ -62,6 +62,48 @@ def test_policy_page_shows_rules_hits_and_coverage(
     assert "content.threat" in first_row  # the rule with hits comes first
     assert "<svg" in first_row and "<rect" in first_row
     assert 'id="coverage"' in page.text and "W3" in page.text
+
+
+SHADOWED = "Amazon deals this week at dealsite.shop"  # impersonation.brand_link_any (shadow)
+
+
+def test_policy_page_shows_what_shadow_rules_would_change(
+    services: Services, client: Browserish, accounts: Accounts, clock: Clock
+) -> None:
+    allowed = send(services, "acme", SHADOWED)  # allowed: the shadow rule would hold it
+    blocked = send(services, "globex", SHADOWED + " " + THREAT)  # held already: no change
+    store = held_store(services)
+    record = next(d for d in store.decision_log if d.message_id == allowed)
+    assert record.verdict == "allow"
+    assert record.shadow == record.shadow_changes == ("impersonation.brand_link_any",)
+    other = next(d for d in store.decision_log if d.message_id == blocked)
+    assert other.verdict == "hold" and other.shadow and not other.shadow_changes
+    services.provide(shadow_results, ShadowResults(store, lambda: datetime.now(UTC), ttl=0))
+    sign_in(client, make_user(accounts, "rita", None, "reviewer"), clock)
+    page = client.get("/console/policy")
+    assert page.status_code == 200
+    table = page.text.split('id="shadow"')[1].split("</table>")[0]
+    row = next(r for r in table.split("<tr>") if "impersonation.brand_link_any" in r)
+    cells = [c.split("</td>")[0] for c in row.split("<td")[1:]]
+    assert cells[3].strip(">") == "2"  # fired on both
+    assert cells[4].split(">", 1)[1].startswith("1 (50 %)")  # would have changed one
+    assert f'href="/console/queue/acme/{allowed}"' in row
+    assert blocked not in row
+    # the example opens where a reviewer sees the message
+    assert client.get(f"/console/queue/acme/{allowed}").status_code == 200
+
+
+def test_shadow_examples_are_not_links_for_legal(
+    services: Services, client: Browserish, accounts: Accounts, clock: Clock
+) -> None:
+    allowed = send(services, "acme", SHADOWED)
+    services.provide(
+        shadow_results, ShadowResults(held_store(services), lambda: datetime.now(UTC), ttl=0)
+    )
+    sign_in(client, make_user(accounts, "lena", None, "legal"), clock)
+    page = client.get("/console/policy")
+    assert page.status_code == 200
+    assert f"<code>{allowed}</code>" in page.text and "/console/queue/" not in page.text
 
 
 def test_account_page(

@@ -25,7 +25,10 @@ THREAT = "Pay up or I will kill you. I know where you live."
 HOSTILE = THREAT + ' <script>window.__pwned = 1</script> "onmouseover="window.__pwned = 2'
 
 
-def send(server: Server, key: str, body: str) -> str:
+SHADOWED = "Amazon deals this week at dealsite.shop"  # a shadow rule would hold it
+
+
+def send(server: Server, key: str, body: str, status: str = "held") -> str:
     answer = httpx.post(
         f"{server.base}/v1/messages",
         json={"from": "+12025550143", "to": "+14155550123", "body": body},
@@ -33,8 +36,20 @@ def send(server: Server, key: str, body: str) -> str:
         timeout=60,
     )
     assert answer.status_code == 202, answer.text
-    assert answer.json()["status"] == "held"
+    assert answer.json()["status"] == status
     return str(answer.json()["id"])
+
+
+def cli(server: Server, *args: str, stdin: str | None = None) -> None:
+    subprocess.run(
+        [*aupguard_command(), *args],
+        env=server.env,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
 
 
 def key_for(server: Server, tenant: str) -> str:
@@ -86,6 +101,16 @@ def test_the_acceptance_walk(page: Page, server: Server) -> None:
     first = send(server, acme, THREAT)
     second = send(server, acme, "I will kill you, I know where you live.")
     hostile = send(server, acme, HOSTILE)
+    shadowed = send(server, acme, SHADOWED, status="queued")
+    cli(
+        server, "numbers", "verify", "+12025550143", "-a", "acme", "--evidence", "platform_assigned"
+    )
+    cli(server, "numbers", "verify", "+18005550199", "-a", "acme", "--send-code", "call")
+    cli(
+        server, "consent", "import", "-a", "acme", "-",
+        stdin="recipient,kind,method\n+14155550123,opt_in,web_form\n"
+        "+14155550124,opt_in,web_form\n+14155550124,opt_out,keyword\n",
+    )  # fmt: skip
 
     # a reviewer signs in with TOTP and opens the queue
     enrol_and_sign_in(page, server, "rev", reviewer["totp_secret"])
@@ -147,13 +172,25 @@ def test_the_acceptance_walk(page: Page, server: Server) -> None:
     assert "The chain verifies" in page.inner_text("#chain")
     shot(page, server, "audit")
 
-    # the policy page counts the hits; the account page shows the case's effect
+    # the policy page counts the hits and what the shadow rule would change; the account
+    # page shows the case's effect, the numbers, the limits and the consent figures
     page.click("header nav >> text=Policy")
     assert "content.threat" in page.inner_text("#rules tr:nth-child(2)")
     shot(page, server, "policy")
+    shadow = page.inner_text("#shadow")
+    assert "impersonation.brand_link_any" in shadow and shadowed in shadow
+    page.locator("#shadow").scroll_into_view_if_needed()
+    shot(page, server, "policy-shadow")
     page.goto(f"{server.base}/console/accounts?tenant=acme")
     assert int(page.inner_text("#strikes")) > 0  # the violation decided above
-    shot(page, server, "account")
+    senders = page.inner_text("#senders")
+    assert "+12025550143" in senders and "verified" in senders and "pending" in senders
+    assert "segments per day" in page.inner_text("#limits")
+    assert page.inner_text("#opted-out") == "1"
+    page.screenshot(path=str(server.shots / "account.png"), full_page=True)
+    page.click("#senders >> text=+12025550143")
+    assert "platform_assigned" in page.inner_text("#evidence")
+    shot(page, server, "sender")
     page.click("#sign-out")
 
     # the tenant's admin sees the blocked message with its clause, and appeals

@@ -209,3 +209,36 @@ def test_many_reading_threads_each_get_an_answer(stores: tuple[ConsentStore, Dnc
     with ThreadPoolExecutor(max_workers=24) as pool:  # more threads than a default pool holds
         answers = list(pool.map(read, range(96)))
     assert answers == [(1, True)] * 96
+
+
+def test_statistics_count_the_period_and_who_is_opted_out_now(
+    stores: tuple[ConsentStore, DncStore],
+) -> None:
+    ledger, _ = stores
+    carol, dave = "+14155550125", "+14155550126"
+    in_, out = ConsentKind.OPT_IN, ConsentKind.OPT_OUT
+    keyword = {"method": ConsentMethod.KEYWORD}
+    ledger.append(
+        [
+            event(in_, T0 - timedelta(days=40)),  # before the period: not counted there
+            event(out, T0 - timedelta(days=1), **keyword),  # Alice: out
+            event(in_, T0 - timedelta(days=2), recipient=BOB),
+            event(out, T0 - timedelta(days=1), recipient=BOB, **keyword),
+            event(in_, T0, recipient=BOB, scope="*"),  # Bob: in again (any scope counts)
+            event(out, T0, recipient=carol, channel="whatsapp"),  # Carol: out, another channel
+            event(in_, T0 + timedelta(days=1), recipient=carol),  # after `now`: not yet
+            event(in_, T0 - timedelta(days=3), recipient=dave, method=ConsentMethod.WEB_FORM),
+            event(ConsentKind.EXPIRY, T0, recipient=dave),
+            event(out, T0, tenant="globex"),  # another tenant
+        ]
+    )
+    stats = ledger.statistics("acme", T0 - timedelta(days=30), T0)
+    assert stats.opted_out == 2  # Alice and Carol
+    assert stats.total("opt_in") == 3 and stats.total("opt_out") == 3
+    assert stats.total("expiry") == 1
+    assert stats.by("opt_out", 1) == [("keyword", 2), ("api", 1)]
+    assert stats.by("opt_out", 2) == [("sms", 2), ("whatsapp", 1)]
+    assert stats.events[("opt_in", "web_form", "sms")] == 1
+    later = ledger.statistics("acme", T0, T0 + timedelta(days=1))
+    assert later.opted_out == 1  # Carol opted in again
+    assert ledger.statistics("nobody", T0 - timedelta(days=30), T0).opted_out == 0

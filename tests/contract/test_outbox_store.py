@@ -195,6 +195,50 @@ def test_decisions_filter_and_page_newest_first(store: MessageStore) -> None:
     assert {d.id for d in first} | {d.id for d in rest} == {d.id for d in everything}
 
 
+def shadowed(
+    tenant: str, at: datetime, verdict: str, shadow: tuple[str, ...], changes: tuple[str, ...]
+) -> Accept:
+    item = accept(tenant, at=at, verdict=verdict)
+    decision = replace(item.decision, shadow=shadow, shadow_changes=changes)
+    return replace(item, decision=decision)
+
+
+def test_shadow_hits_per_day_and_rule_with_the_verdicts_they_would_change(
+    store: MessageStore,
+) -> None:
+    day = T0.date()
+    store.accept(
+        [
+            shadowed("acme", T0, "allow", ("brand.link",), ("brand.link",)),
+            shadowed(
+                "globex", T0 + timedelta(minutes=1), "allow", ("brand.link",), ("brand.link",)
+            ),
+            shadowed("acme", T0, "block", ("brand.link", "x_y"), ()),  # blocked already
+            shadowed("acme", T0 + timedelta(days=1), "allow", ("brand.link",), ("brand.link",)),
+            shadowed("acme", T0 - timedelta(days=2), "allow", ("brand.link",), ("brand.link",)),
+            accept("acme", at=T0, verdict="hold", rules=("brand.link",)),  # enforced: not shadow
+        ],
+        T0,
+    )
+    hits = sorted(store.shadow_hits(datetime(2026, 3, 1, tzinfo=UTC)))
+    assert hits == [
+        (day, "brand.link", 3, 2),
+        (day, "x_y", 1, 0),
+        (day + timedelta(days=1), "brand.link", 1, 1),
+    ]
+    examples = store.shadow_examples("brand.link", datetime(2026, 3, 1, tzinfo=UTC), 2)
+    assert [(d.tenant, d.at) for d in examples] == [
+        ("acme", T0 + timedelta(days=1)),
+        ("globex", T0 + timedelta(minutes=1)),
+    ]
+    assert all(d.message_id and "brand.link" in d.shadow_changes for d in examples)
+    assert store.shadow_examples("x_y", datetime(2026, 3, 1, tzinfo=UTC), 5) == []
+    # "_" is not a wildcard
+    assert store.shadow_examples("brand_link", datetime(2026, 2, 1, tzinfo=UTC), 5) == []
+    read = store.decisions("acme", DecisionQuery(verdict="block"))
+    assert [(d.shadow, d.shadow_changes) for d in read] == [(("brand.link", "x_y"), ())]
+
+
 def test_claim_leases_each_due_entry_to_one_worker(store: MessageStore) -> None:
     store.accept([accept() for _ in range(3)], T0)
     first = store.claim(T0, 2, LEASE)

@@ -10,10 +10,13 @@ from hypothesis import strategies as st
 from aupguard.engine.events import SenderType
 from aupguard.identity.numbering import (
     InvalidSender,
+    _strict_e164,
     classify,
     destination_region,
     e164,
     normalise_sender,
+    parse_number,
+    region_of,
 )
 from aupguard.identity.senderid import BrandNames
 
@@ -72,6 +75,49 @@ def test_normalise_sender_raises_only_invalid_sender(text: str) -> None:
     except InvalidSender:
         return
     assert normalise_sender(normal) == normal
+
+
+def _library_parse(text: str) -> phonenumbers.PhoneNumber | None:
+    try:
+        return phonenumbers.parse(text, None)
+    except phonenumbers.NumberParseException:
+        return None
+
+
+def _fast_parse(text: str) -> phonenumbers.PhoneNumber | None:
+    try:
+        return parse_number(text)
+    except phonenumbers.NumberParseException:
+        return None
+
+
+_CALLING_CODES = sorted(phonenumbers.COUNTRY_CODE_TO_REGION_CODE)
+
+
+@given(
+    st.sampled_from(_CALLING_CODES) | st.integers(0, 999),
+    st.text("0123456789", max_size=18),
+)
+def test_the_e164_fast_path_parses_as_libphonenumber_does(code: int, rest: str) -> None:
+    text = f"+{code}{rest}"
+    assert _fast_parse(text) == _library_parse(text)
+
+
+def test_the_fast_path_agrees_on_every_region_example_number() -> None:
+    checked = fast = 0
+    for region in sorted(phonenumbers.SUPPORTED_REGIONS):
+        for kind in phonenumbers.PhoneNumberType.values():
+            example = phonenumbers.example_number_for_type(region, kind)
+            if example is None:
+                continue
+            text = phonenumbers.format_number(example, phonenumbers.PhoneNumberFormat.E164)
+            for spelling in (text, text[:-1], f"{text}0", text.replace("+", "+0")):
+                assert _fast_parse(spelling) == _library_parse(spelling), spelling
+            assert region_of(text) in (region, phonenumbers.region_code_for_number(example))
+            checked += 1
+            fast += _strict_e164(text) is not None
+    assert checked > 1000
+    assert fast > 0.9 * checked  # the fast path is the one taken for E.164 numbers
 
 
 BRANDS = BrandNames({"paypal": ["paypal"], "ups": ["ups"], "amazon": ["amazon"], "att": ["at&t"]})

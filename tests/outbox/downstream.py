@@ -90,8 +90,8 @@ class Server:
 
 
 @contextmanager
-def serving(app: Any) -> Iterator[Server]:
-    server = Server(app, free_port())
+def serving(app: Any, port: int | None = None) -> Iterator[Server]:
+    server = Server(app, port or free_port())
     server.start()
     try:
         yield server

@@ -11,13 +11,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Callable
 
 from aupguard.api.metrics import observe_decision, record_failure
 from aupguard.api.services import Services
 from aupguard.outbox.config import DeliverySettings
+from aupguard.outbox.model import OutboxEntry
 from aupguard.outbox.sinks import sink_for
 from aupguard.outbox.sql import SqlMessageStore
 from aupguard.outbox.store import MemoryMessageStore, MessageStore
+from aupguard.outbox.upstream import callback_url
 from aupguard.outbox.worker import DeliveryWorker
 from aupguard.outbox.writer import GroupCommitWriter
 from aupguard.service.gateway import Gateway
@@ -45,7 +48,7 @@ def gateway_for(services: Services) -> Gateway:
             if settings.downstream_username and password
             else None
         )
-        sink = sink_for(settings.downstream, auth, settings.delivery_timeout)
+        sink = sink_for(settings.downstream, auth, settings.delivery_timeout, callbacks(settings))
         worker = DeliveryWorker(store, sink, settings, utc_now, on_failure=record_failure)
     return Gateway(
         store=store,
@@ -53,6 +56,15 @@ def gateway_for(services: Services) -> Gateway:
         worker=worker,
         observers=[observe_decision],
     )
+
+
+def callbacks(settings: DeliverySettings) -> Callable[[OutboxEntry], str] | None:
+    """Each message's StatusCallback URL on this gateway, when one is configured."""
+    base, secret = settings.upstream_callback_url, settings.upstream_callback_secret
+    if not base or secret is None:
+        return None
+    key = secret.get_secret_value().encode()
+    return lambda entry: callback_url(base, key, entry.tenant, entry.message_id)
 
 
 _TASKS: dict[int, asyncio.Task[None]] = {}

@@ -25,6 +25,7 @@ import phonenumbers
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from aupguard.engine.registry import dataset
+from aupguard.identity.numbering import parse_number
 
 __all__ = [
     "Jurisdiction",
@@ -154,7 +155,7 @@ def _number_facts(number: str) -> tuple[str | None, str, tuple[str, ...]]:
     from phonenumbers import geocoder, timezone
 
     try:
-        parsed = phonenumbers.parse(number, None)
+        parsed = parse_number(number)
     except phonenumbers.NumberParseException:
         return None, "", ()
     region = phonenumbers.region_code_for_number(parsed)

@@ -31,19 +31,23 @@ from sqlalchemy import (
     Integer,
     String,
     Text,
+    case,
     create_engine,
     delete,
     event,
     func,
     insert,
+    literal,
+    or_,
     select,
+    union_all,
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapped, mapped_column
 from sqlalchemy.pool import NullPool
 
 from aupguard.consent.model import ConsentEvent, ConsentKind, ConsentMethod
-from aupguard.consent.store import DncEntry
+from aupguard.consent.store import ConsentStats, DncEntry
 from aupguard.store.base import Base, UtcDateTime
 from aupguard.store.db import Database
 
@@ -292,6 +296,39 @@ class SqlConsentStore:
         with self.db.engine.connect() as conn:
             for row in conn.execute(query):
                 yield _event(row)
+
+    def statistics(self, tenant: str, since: datetime, now: datetime) -> ConsentStats:
+        """One statement: the period's events grouped by kind, method and channel, and
+        (a row of its own) the count of recipients whose latest opt-in/opt-out is an
+        opt-out, from the per-recipient latest times."""
+        c = _T.c
+        period = (
+            select(c.kind, c.method, c.channel, func.count())
+            .where(c.tenant == tenant, c.at >= since, c.at <= now)
+            .group_by(c.kind, c.method, c.channel)
+        )
+        latest = (
+            select(
+                func.max(case((c.kind == "opt_out", c.at))).label("out"),
+                func.max(case((c.kind == "opt_in", c.at))).label("opt_in"),
+            )
+            .where(c.tenant == tenant, c.at <= now)
+            .group_by(c.recipient)
+            .subquery()
+        )
+        opted_out = select(literal("*opted_out"), literal(""), literal(""), func.count()).where(
+            latest.c.out.is_not(None),
+            or_(latest.c.opt_in.is_(None), latest.c.out >= latest.c.opt_in),
+        )
+        events: dict[tuple[str, str, str], int] = {}
+        out = 0
+        with self.db.engine.connect() as conn:
+            for kind, method, channel, n in conn.execute(union_all(period, opted_out)):
+                if kind == "*opted_out":
+                    out = int(n)
+                else:
+                    events[(kind, method, channel)] = int(n)
+        return ConsentStats(events, out)
 
 
 _D = DncRow.__table__

@@ -9,15 +9,17 @@ suite (`tests/contract/test_consent_store.py`) runs against all of them.
 from __future__ import annotations
 
 import threading
+from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from aupguard.consent.model import ConsentEvent
+from aupguard.consent.model import ConsentEvent, ConsentKind
 
 __all__ = [
     "PLATFORM_LIST",
+    "ConsentStats",
     "ConsentStore",
     "DncEntry",
     "DncStore",
@@ -27,6 +29,27 @@ __all__ = [
 
 PLATFORM_LIST = "*platform"
 """The tenant name under which a platform-wide do-not-call list is kept."""
+
+
+@dataclass(frozen=True, slots=True)
+class ConsentStats:
+    """A tenant's ledger in figures: events since a time by (kind, method, channel),
+    and the recipients opted out now (the ledger's state over every scope and channel:
+    their latest opt-in or opt-out is an opt-out)."""
+
+    events: dict[tuple[str, str, str], int]
+    opted_out: int
+
+    def total(self, kind: str) -> int:
+        return sum(n for (k, _, _), n in self.events.items() if k == kind)
+
+    def by(self, kind: str, part: int) -> list[tuple[str, int]]:
+        """Counts of `kind` by method (`part` 1) or channel (2), largest first."""
+        tally: Counter[str] = Counter()
+        for key, n in self.events.items():
+            if key[0] == kind:
+                tally[key[part]] += n
+        return sorted(tally.items(), key=lambda kv: (-kv[1], kv[0]))
 
 
 class ConsentStore(Protocol):
@@ -42,6 +65,10 @@ class ConsentStore(Protocol):
 
     def export(self, tenant: str) -> Iterator[ConsentEvent]:
         """Every event of `tenant`, by recipient and time."""
+        ...
+
+    def statistics(self, tenant: str, since: datetime, now: datetime) -> ConsentStats:
+        """Events of `tenant` in [since, now], and the recipients opted out at `now`."""
         ...
 
 
@@ -102,6 +129,23 @@ class MemoryConsentStore:
     def export(self, tenant: str) -> Iterator[ConsentEvent]:
         for key in sorted(k for k in self._events if k[0] == tenant):
             yield from self._events[key]
+
+    def statistics(self, tenant: str, since: datetime, now: datetime) -> ConsentStats:
+        events: Counter[tuple[str, str, str]] = Counter()
+        opted_out = 0
+        with self._lock:
+            buckets = [v for k, v in self._events.items() if k[0] == tenant]
+        for bucket in buckets:
+            latest: dict[ConsentKind, datetime] = {}
+            for e in bucket:
+                if since <= e.at <= now:
+                    events[(e.kind.value, e.method.value, e.channel)] += 1
+                if e.at <= now and e.kind is not ConsentKind.EXPIRY:
+                    latest[e.kind] = max(e.at, latest.get(e.kind, e.at))
+            out, opt_in = latest.get(ConsentKind.OPT_OUT), latest.get(ConsentKind.OPT_IN)
+            if out is not None and (opt_in is None or out >= opt_in):
+                opted_out += 1
+        return ConsentStats(dict(events), opted_out)
 
 
 class MemoryDncStore:

@@ -32,15 +32,16 @@ from aupguard.actors import Actor, Forbidden, Role
 from aupguard.api.logs import get_logger
 from aupguard.audit.chain import PLATFORM, AuditDraft
 from aupguard.console import cases as case_views
-from aupguard.console import insight
+from aupguard.console import insight, usage
 from aupguard.console.accounts import Accounts, UserNotFound, WrongPassword
-from aupguard.console.insight import HitChart
+from aupguard.console.insight import HitChart, ShadowResults
 from aupguard.console.pages import PAGES, PageInfo
 from aupguard.console.passwords import WeakPassword
 from aupguard.console.ratelimit import RateLimit
 from aupguard.console.review import (
     ACTIONS,
     BULK_LIMIT,
+    QUEUE_ROLES,
     AlreadyReviewed,
     ItemNotFound,
     ReviewQueue,
@@ -57,8 +58,10 @@ from aupguard.console.store import (
 from aupguard.enforcement.datasets import STEPS
 from aupguard.enforcement.service import EnforcementError, NotFound
 from aupguard.engine.events import OutboundMessage
+from aupguard.identity.registry import SenderRecord
 from aupguard.outbox.model import MessageRecord, cursor_of, decode_cursor
 from aupguard.service.screening import utc_now
+from aupguard.traffic.limits import ChannelLimits
 
 if TYPE_CHECKING:
     from aupguard.api.services import Services
@@ -1250,28 +1253,99 @@ def hit_chart(services: Services) -> HitChart:
     return HitChart(services.component(review_queue).store, utc_now)
 
 
+def shadow_results(services: Services) -> ShadowResults:
+    return ShadowResults(services.component(review_queue).store, utc_now)
+
+
 async def policy_page(console: Console, visit: Visit) -> Response:
     _require_page(visit, "/policy")
     pack = console.services.engine.pack
     _, counts = console.services.component(hit_chart).counts()
+    shadow = console.services.component(shadow_results).results()
     return console.render(
         visit,
         "policy.html",
         pack=pack,
         rows=insight.rule_rows(pack, counts),
+        shadow=insight.shadow_rows(pack, shadow),
+        can_review=visit.actor.has(*QUEUE_ROLES),
         coverage=insight.pack_coverage(pack),
         days=insight.DAYS,
         bars=insight.bars,
     )
 
 
+def _limits(
+    console: Console, tenant: str, plan: str, senders: list[SenderRecord], now: datetime
+) -> list[usage.LimitRow]:
+    data = console.services.engine.pack.data.get("channel_limits")
+    return usage.limit_rows(
+        data if isinstance(data, ChannelLimits) else None,
+        console.services.component(usage.counter_store),
+        tenant,
+        plan,
+        senders,
+        now,
+    )
+
+
 async def account_page(console: Console, visit: Visit) -> Response:
     _require_page(visit, "/accounts")
-    tenant = visit.request.query_params.get("tenant", "").strip()
-    view = None
-    if tenant:
-        view = insight.account_view(console.enforcement, visit.actor, tenant, utc_now())
-    return console.render(visit, "account.html", tenant=tenant, view=view)
+    tenant = visit.request.query_params.get("tenant", "").strip()[:128]
+    if not tenant:
+        return console.render(visit, "account.html", tenant=tenant, view=None)
+    now = utc_now()
+    view = insight.account_view(console.enforcement, visit.actor, tenant, now)
+    services = console.services
+    senders = services.component(usage.sender_registry).list(tenant)
+    limits = _limits(console, tenant, view.standing.plan, senders, now)
+    return console.render(
+        visit,
+        "account.html",
+        tenant=tenant,
+        view=view,
+        senders=usage.sender_rows(senders),
+        limits=limits,
+        consent=usage.consent_statistics(services.component(consent_ledger), tenant, now),
+        consent_days=usage.CONSENT_DAYS,
+    )
+
+
+async def sender_page(console: Console, visit: Visit) -> Response:
+    """One sender of an account: its registration, evidence and limits. A sender that
+    is not the tenant's (a URL edited to another account's number) is a 404, audited."""
+    from aupguard.enforcement.service import STAFF
+
+    _require_page(visit, "/accounts")
+    tenant = visit.request.path_params["tenant"]
+    sender = visit.request.path_params["sender"]
+    svc = console.enforcement
+    svc.guard(visit.actor, *STAFF, Role.LEGAL, action="see an account", tenant=tenant)
+    services = console.services
+    record = services.component(usage.sender_registry).get(tenant, sender)
+    if record is None:
+        svc.store.audit.append(
+            [
+                svc.draft(
+                    visit.actor,
+                    tenant,
+                    "access.denied",
+                    sender[:128],
+                    {"action": "open a sender", "reason": "not in this tenant"},
+                )
+            ]
+        )
+        console._refused(visit, 404, "reach a sender outside the tenant named")
+        raise Refused(404, "There is no such sender for this tenant.")
+    now = utc_now()
+    limits = _limits(console, tenant, svc.standing(tenant, now).plan, [record], now)
+    return console.render(
+        visit,
+        "sender.html",
+        tenant=tenant,
+        row=usage.sender_rows([record])[0],
+        limits=[row for row in limits if row.scope != "the account"],
+    )
 
 
 # -- the audit log ---------------------------------------------------------------------
@@ -1361,6 +1435,7 @@ def create_console(services: Services) -> Starlette:
         *route("/my-messages/{message_id}", my_message_page, None),
         *route("/policy", policy_page, None),
         *route("/accounts", account_page, None),
+        *route("/accounts/{tenant}/senders/{sender}", sender_page, None),
         *route("/audit", audit_page, None),
         *route("/audit/verify", None, audit_verify),
     ]

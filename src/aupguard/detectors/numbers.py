@@ -29,7 +29,7 @@ from aupguard.engine.events import (
     SenderType,
 )
 from aupguard.engine.re2util import compile_set
-from aupguard.engine.registry import ValueType, dataset, detector
+from aupguard.engine.registry import Derived, ValueType, dataset, detector
 from aupguard.identity.datasets import (
     CallPlans,
     ConsentIndex,
@@ -39,7 +39,7 @@ from aupguard.identity.datasets import (
     prepare_recording_consent,
     prepare_sanctions,
 )
-from aupguard.identity.numbering import e164, region_of, strip_scheme
+from aupguard.identity.numbering import number_and_region, parse_number, region_of, strip_scheme
 from aupguard.identity.senderid import BrandNames
 
 __all__ = ["destination", "emergency_regions", "sender_region", "short_digits"]
@@ -148,18 +148,20 @@ def destination(ctx: Context) -> tuple[str | None, str | None] | None:
     if isinstance(event, CallAttempt) or (
         isinstance(event, OutboundMessage) and event.channel in _PHONE_CHANNELS
     ):
-        fallback = (
-            (event.region if isinstance(event, CallAttempt) else None)
-            or ctx.state.recipient.region
-            or sender_region(event)
-        )
         to = strip_scheme(event.to)
+        fallback = None
+        if not to.startswith("+"):  # an international number needs no region to be read
+            fallback = (
+                (event.region if isinstance(event, CallAttempt) else None)
+                or ctx.state.recipient.region
+                or sender_region(event)
+            )
         digits = short_digits(to)
         if digits is not None and len(digits) <= _MAX_SHORT and not to.startswith("00"):
             result = (None, fallback.upper() if fallback else None)
         else:
-            number = e164(to, fallback)
-            result = (number, region_of(number) if number else None)
+            found = number_and_region(to, fallback)
+            result = found if found is not None else (None, None)
     ctx.memo["_destination"] = result
     return result
 
@@ -221,7 +223,7 @@ def _subdivision(number: str, country: str, names: dict[str, str]) -> str | None
     from phonenumbers import geocoder
 
     try:
-        parsed = phonenumbers.parse(number, None)
+        parsed = parse_number(number)
     except phonenumbers.NumberParseException:
         return None
     place = geocoder.description_for_number(parsed, "en")
@@ -252,8 +254,8 @@ def recording_consent_rule(ctx: Context) -> str:
     found: list[tuple[str, str]] = []
     callee_sub = ctx.state.recipient.subdivision
     for role, address in (("caller", event.caller), ("callee", event.to)):
-        number = e164(address, event.region or ctx.state.recipient.region)
-        country = region_of(number) if number else None
+        parsed = number_and_region(address, event.region or ctx.state.recipient.region)
+        number, country = parsed if parsed is not None else (None, None)
         if country is None:
             continue
         code: str | None = None
@@ -370,22 +372,16 @@ def long_duration(ctx: Context) -> bool:
 
 # --- sender ids imitating brands (O1 P22 P5) ------------------------------------------------------
 
-_BRAND_NAMES: dict[int, tuple[object, BrandNames]] = {}
+_BRAND_NAMES: Derived[dict[str, Any], BrandNames] = Derived(
+    lambda values: BrandNames(
+        {k: list(v.get("names", ())) for k, v in values.items() if isinstance(v, dict)}
+    )
+)
 
 
 def _brand_names(ctx: Context) -> BrandNames | None:
     located = ctx.pack.datasets.get("brands")
-    if located is None:
-        return None
-    values = located.value.values
-    cached = _BRAND_NAMES.get(id(values))
-    if cached is None or cached[0] is not values:
-        names = {k: list(v.get("names", ())) for k, v in values.items() if isinstance(v, dict)}
-        cached = (values, BrandNames(names))
-        if len(_BRAND_NAMES) > 32:
-            _BRAND_NAMES.clear()
-        _BRAND_NAMES[id(values)] = cached
-    return cached[1]
+    return None if located is None else _BRAND_NAMES(located.value.values)
 
 
 @detector("sender.imitates_brand", output=ValueType.LABELS, events=frozenset({EventKind.MESSAGE}))
@@ -396,7 +392,10 @@ def imitates_brand(ctx: Context) -> frozenset[str]:
         return frozenset()
     sender = event.sender
     if event.sender_type is not SenderType.ALPHANUMERIC and (
-        not any(ch.isalpha() for ch in sender) or sender.lower().startswith(("whatsapp:", "tel:"))
+        sender.isdigit()
+        or (sender[:1] == "+" and sender[1:].isdigit())  # the usual case: a number
+        or not any(ch.isalpha() for ch in sender)
+        or sender.lower().startswith(("whatsapp:", "tel:"))
     ):
         return frozenset()
     names = _brand_names(ctx)

@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from pydantic import BaseModel
 
@@ -37,6 +37,7 @@ __all__ = [
     "FACETS",
     "MEDIA",
     "DatasetSpec",
+    "Derived",
     "DetectorSpec",
     "ValueType",
     "dataset",
@@ -179,3 +180,26 @@ def load_builtin_detectors() -> Mapping[str, DetectorSpec]:
     import aupguard.detectors  # noqa: F401
 
     return DETECTORS
+
+
+S = TypeVar("S")
+D = TypeVar("D")
+
+
+class Derived(Generic[S, D]):
+    """A structure built from a piece of pack data, kept per data object (compared by
+    identity, so a reloaded pack gets its own): `derived(data)` builds it once."""
+
+    def __init__(self, build: Callable[[S], D], keep: int = 32) -> None:
+        self._build = build
+        self._keep = keep
+        self._made: dict[int, tuple[S, D]] = {}
+
+    def __call__(self, source: S) -> D:
+        made = self._made.get(id(source))
+        if made is None or made[0] is not source:
+            if len(self._made) >= self._keep:
+                self._made.clear()
+            made = (source, self._build(source))
+            self._made[id(source)] = made
+        return made[1]

@@ -7,9 +7,11 @@ are one sender. Parsing and regions come from libphonenumber (`phonenumbers`).
 
 from __future__ import annotations
 
-from functools import lru_cache
+import re
+from functools import cache, lru_cache
 
 import phonenumbers
+from phonenumbers import COUNTRY_CODE_TO_REGION_CODE, PhoneMetadata, PhoneNumber
 
 from aupguard.engine.events import SenderType
 
@@ -19,6 +21,8 @@ __all__ = [
     "destination_region",
     "e164",
     "normalise_sender",
+    "number_and_region",
+    "parse_number",
     "region_of",
     "strip_scheme",
     "tn_digits",
@@ -46,23 +50,84 @@ def strip_scheme(value: str) -> str:
     return text.strip()
 
 
+_MIN_NSN, _MAX_NSN = 2, 17  # libphonenumber's bounds on a national significant number
+
+
+@cache
+def _national_prefix(country_code: int) -> re.Pattern[str] | None:
+    """The pattern libphonenumber strips from the front of a national number of
+    `country_code` (a trunk prefix such as 0 or 1), if the country has one."""
+    region = phonenumbers.region_code_for_country_code(country_code)
+    metadata = PhoneMetadata.metadata_for_region_or_calling_code(country_code, region)
+    pattern = metadata.national_prefix_for_parsing if metadata is not None else None
+    return re.compile(pattern) if pattern else None
+
+
+def _strict_e164(text: str) -> PhoneNumber | None:
+    """What ``phonenumbers.parse(text, None)`` returns for a plain ``+<digits>`` string,
+    without its general-purpose scanning (most of its cost); None whenever the answer is
+    not plain: other spellings, an unknown country code, a national number that starts
+    with the country's trunk prefix. tests/identity/test_numbering.py checks the equality."""
+    digits = text[1:]
+    if text[:1] != "+" or not (digits.isascii() and digits.isdigit()) or digits[0] == "0":
+        return None
+    for size in (1, 2, 3):
+        country_code = int(digits[:size])
+        if country_code in COUNTRY_CODE_TO_REGION_CODE:
+            break
+    else:
+        return None
+    national = digits[size:]
+    if not _MIN_NSN <= len(national) <= _MAX_NSN:
+        return None
+    prefix = _national_prefix(country_code)
+    if prefix is not None and prefix.match(national):
+        return None
+    parsed = PhoneNumber(country_code=country_code, national_number=int(national))
+    if len(national) > 1 and national[0] == "0":
+        parsed.italian_leading_zero = True
+        zeros = len(national) - len(national.lstrip("0"))
+        zeros = min(zeros, len(national) - 1)
+        if zeros != 1:
+            parsed.number_of_leading_zeros = zeros
+    return parsed
+
+
+def parse_number(text: str, region: str | None = None) -> PhoneNumber:
+    """``phonenumbers.parse`` with a fast path for numbers already written in E.164.
+    Raises phonenumbers.NumberParseException as it does."""
+    parsed = _strict_e164(text)
+    if parsed is not None:
+        return parsed
+    return phonenumbers.parse(text, region.upper() if region else None)
+
+
 @lru_cache(maxsize=65_536)
+def number_and_region(value: str, region: str | None = None) -> tuple[str, str | None] | None:
+    """(E.164 form, ISO region) of a telephone number from one parse, or None if it
+    cannot be one. Without a leading ``+`` (or 00 / 011 international prefix) the
+    number is read as a national number of `region`."""
+    text = strip_scheme(value)
+    if not text or len(text) > 64:
+        return None
+    try:
+        parsed = parse_number(text, region)
+    except phonenumbers.NumberParseException:
+        return None
+    if not phonenumbers.is_possible_number(parsed):
+        return None
+    number = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+    return number, _region(parsed)
+
+
 def e164(value: str, region: str | None = None) -> str | None:
     """The E.164 form of a telephone number, or None if it cannot be one.
 
     Without a leading ``+`` (or 00 / 011 international prefix) the number is read
     as a national number of `region`.
     """
-    text = strip_scheme(value)
-    if not text or len(text) > 64:
-        return None
-    try:
-        parsed = phonenumbers.parse(text, region.upper() if region else None)
-    except phonenumbers.NumberParseException:
-        return None
-    if not phonenumbers.is_possible_number(parsed):
-        return None
-    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+    found = number_and_region(value, region)
+    return found[0] if found is not None else None
 
 
 def tn_digits(number: str) -> str:
@@ -77,9 +142,13 @@ def region_of(number: str) -> str | None:
     A possible number outside the known ranges counts as in its country code's main region.
     """
     try:
-        parsed = phonenumbers.parse(strip_scheme(number), None)
+        parsed = parse_number(strip_scheme(number))
     except phonenumbers.NumberParseException:
         return None
+    return _region(parsed)
+
+
+def _region(parsed: PhoneNumber) -> str | None:
     region = phonenumbers.region_code_for_number(parsed)
     if region is None and parsed.country_code and phonenumbers.is_possible_number(parsed):
         region = phonenumbers.region_code_for_country_code(parsed.country_code)
@@ -109,7 +178,7 @@ def classify(value: str, region: str | None = None) -> SenderType:
     """A sender's kind as far as its form tells (registrations may say more)."""
     normal = normalise_sender(value, region)
     if normal.startswith("+"):
-        parsed = phonenumbers.parse(normal, None)
+        parsed = parse_number(normal)
         if phonenumbers.number_type(parsed) == phonenumbers.PhoneNumberType.TOLL_FREE:
             return SenderType.TOLL_FREE
         return SenderType.LONG_CODE
@@ -152,7 +221,5 @@ def destination_region(to: str, fallback: str | None) -> str | None:
     text = strip_scheme(to)
     if _short_digits(text) is not None or (text.isdigit() and len(text) <= 3):
         return fallback.upper() if fallback else None
-    number = e164(text, fallback)
-    if number is None:
-        return None
-    return region_of(number)
+    found = number_and_region(text, fallback)
+    return found[1] if found is not None else None

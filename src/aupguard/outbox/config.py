@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 __all__ = ["DeliverySettings"]
@@ -35,3 +35,18 @@ class DeliverySettings(BaseSettings):
     """How often an idle worker looks for due entries written by other processes."""
     callback_secret: SecretStr | None = None
     """HMAC-SHA256 key of status callback signatures (`X-Aupguard-Signature`)."""
+    upstream_callback_url: str | None = Field(default=None, pattern=r"^https?://[^/?#]+(/[^?#]*)?$")
+    """Scheme and host (and path prefix) at which an HTTP upstream reaches this gateway:
+    each delivered message then carries its own ``StatusCallback`` URL and the
+    upstream's delivery receipts update it (see `aupguard.outbox.upstream`)."""
+    upstream_callback_secret: SecretStr | None = None
+    """Key of the tokens in those URLs (needed with `upstream_callback_url`)."""
+
+    @model_validator(mode="after")
+    def _callback_needs_secret(self) -> DeliverySettings:
+        if self.upstream_callback_url and self.upstream_callback_secret is None:
+            raise ValueError(
+                "AUPGUARD_UPSTREAM_CALLBACK_URL needs AUPGUARD_UPSTREAM_CALLBACK_SECRET "
+                "(the key of the tokens in the callback URLs)"
+            )
+        return self

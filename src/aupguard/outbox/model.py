@@ -103,6 +103,11 @@ class DecisionRecord:
     event_id: str | None = None
     pack_version: str = ""
     degraded: bool = False
+    shadow: tuple[str, ...] = ()
+    """The shadow-mode rules that fired (recorded, never enforced)."""
+    shadow_changes: tuple[str, ...] = ()
+    """Those of `shadow` whose action is more severe than `verdict`: the decision would
+    have come out otherwise had the rule been enforced."""
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Callable
 from typing import Any, Protocol
 from urllib.parse import parse_qs, unquote, urlsplit
 
@@ -76,16 +77,22 @@ def message_bytes(entry: OutboxEntry) -> bytes:
 
 
 class HttpSink:
-    """POSTs Twilio's Messages form to a Twilio-compatible URL."""
+    """POSTs Twilio's Messages form to a Twilio-compatible URL; with `status_callback`,
+    each message names the URL its delivery receipts go to (``StatusCallback``)."""
 
     name = "http"
 
     def __init__(
-        self, url: str, auth: tuple[str, str] | None = None, timeout: float = 10.0
+        self,
+        url: str,
+        auth: tuple[str, str] | None = None,
+        timeout: float = 10.0,
+        status_callback: Callable[[OutboxEntry], str] | None = None,
     ) -> None:
         self.url = url
         self.auth = auth
         self.timeout = timeout
+        self.status_callback = status_callback
         self._client: httpx.AsyncClient | None = None
 
     async def send(self, entry: OutboxEntry) -> None:
@@ -98,6 +105,8 @@ class HttpSink:
         media = [str(u) for u in p.get("media", [])]
         if media:
             form["MediaUrl"] = media
+        if self.status_callback is not None:
+            form["StatusCallback"] = self.status_callback(entry)
         headers = {
             "I-Twilio-Idempotency-Token": entry.message_id,
             "Idempotency-Key": entry.message_id,
@@ -236,12 +245,18 @@ class RabbitSink:
         await self._reset()
 
 
-def sink_for(url: str, auth: tuple[str, str] | None = None, timeout: float = 10.0) -> Sink:
-    """The sink a downstream URL names (see `DeliverySettings.downstream`)."""
+def sink_for(
+    url: str,
+    auth: tuple[str, str] | None = None,
+    timeout: float = 10.0,
+    status_callback: Callable[[OutboxEntry], str] | None = None,
+) -> Sink:
+    """The sink a downstream URL names (see `DeliverySettings.downstream`);
+    `status_callback` applies to HTTP upstreams (queues have no receipts to ask for)."""
     parts = urlsplit(url)
     query = parse_qs(parts.query)
     if parts.scheme in ("http", "https"):
-        return HttpSink(url, auth, timeout)
+        return HttpSink(url, auth, timeout, status_callback)
     if parts.scheme in ("nats", "tls"):
         subject = unquote(parts.path.lstrip("/")) or "aupguard.outbound"
         stream = query.get("stream", ["AUPGUARD_OUTBOUND"])[0]

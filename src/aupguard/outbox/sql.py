@@ -1,6 +1,6 @@
 """The SQL message store (SQLite embedded, PostgreSQL for servers).
 
-Tables of the Alembic branch ``gateway`` (revision gateway_0002):
+Tables of the Alembic branch ``gateway`` (revision gateway_0004):
 `gateway_messages`, `gateway_decisions`, `gateway_outbox`,
 `gateway_idempotency`. SQLAlchemy Core, not the ORM: a batch of a few hundred
 sends is four multi-row INSERTs in one transaction (psycopg's pipelined
@@ -40,6 +40,7 @@ from sqlalchemy import (
     insert,
     or_,
     select,
+    text,
     tuple_,
     update,
 )
@@ -105,7 +106,15 @@ decisions = Table(
     Column("event_id", String(128), nullable=True),
     Column("pack_version", String(64), nullable=False),
     Column("degraded", Boolean, nullable=False),
+    Column("shadow", Text, nullable=False, default="", server_default=""),
+    Column("shadow_changes", Text, nullable=False, default="", server_default=""),
     Index("ix_gateway_decisions_tenant_at", "tenant", "at", "id"),
+    Index(
+        "ix_gateway_decisions_shadow_at",
+        "at",
+        postgresql_where=text("shadow <> ''"),
+        sqlite_where=text("shadow <> ''"),
+    ),
 )
 
 outbox = Table(
@@ -171,7 +180,13 @@ def _message(row: Any) -> MessageRecord:
 
 
 def _decision_row(d: DecisionRecord) -> dict[str, Any]:
-    return _row(d, rules=_list(d.rules), clauses=_list(d.clauses))
+    return _row(
+        d,
+        rules=_list(d.rules),
+        clauses=_list(d.clauses),
+        shadow=_list(d.shadow),
+        shadow_changes=_list(d.shadow_changes),
+    )
 
 
 def _decision(row: Any) -> DecisionRecord:
@@ -181,6 +196,8 @@ def _decision(row: Any) -> DecisionRecord:
         rules=_unlist(row.rules),
         clauses=_unlist(row.clauses),
         degraded=bool(row.degraded),
+        shadow=_unlist(row.shadow),
+        shadow_changes=_unlist(row.shadow_changes),
     )
 
 
@@ -400,6 +417,44 @@ class SqlMessageStore:
             for rule in _unlist(rules):
                 counts[(key_day, rule)] = counts.get((key_day, rule), 0) + int(n)
         return [(d, rule, n) for (d, rule), n in counts.items()]
+
+    def shadow_hits(self, since: datetime) -> list[tuple[date, str, int, int]]:
+        c = decisions.c
+        day = func.date(c.at)
+        stmt = (
+            select(day, c.shadow, c.shadow_changes, func.count())
+            .where(c.at >= since, c.shadow != "")
+            .group_by(day, c.shadow, c.shadow_changes)
+        )
+        with self.db.engine.connect() as conn:
+            rows = conn.execute(stmt).all()
+        counts: dict[tuple[date, str], list[int]] = {}
+        for when, shadow, changes, n in rows:
+            key_day = when if isinstance(when, date) else date.fromisoformat(str(when))
+            changed = set(_unlist(changes))
+            for rule in _unlist(shadow):
+                tally = counts.setdefault((key_day, rule), [0, 0])
+                tally[0] += int(n)
+                if rule in changed:
+                    tally[1] += int(n)
+        return [(d, rule, hits, changes) for (d, rule), (hits, changes) in counts.items()]
+
+    def shadow_examples(self, rule: str, since: datetime, limit: int) -> list[DecisionRecord]:
+        c = decisions.c
+        stmt = (
+            select(decisions)
+            .where(
+                c.at >= since,
+                c.shadow != "",
+                c.shadow_changes.contains(f",{rule},", autoescape=True),
+                c.message_id.is_not(None),
+            )
+            .order_by(c.at.desc(), c.id.desc())
+            .limit(limit)
+        )
+        with self.db.engine.connect() as conn:
+            rows = conn.execute(stmt).all()
+        return [_decision(r) for r in rows]
 
     def held_entry(self, tenant: str, message_id: str) -> OutboxEntry | None:
         c = outbox.c

@@ -67,6 +67,16 @@ class MessageStore(Protocol):
         """(day, rule, decisions) for every tenant's decisions since `since` (UTC days)."""
         ...
 
+    def shadow_hits(self, since: datetime) -> list[tuple[date, str, int, int]]:
+        """(day, shadow rule, decisions it fired on, those whose verdict it would have
+        changed) for every tenant's decisions since `since` (UTC days)."""
+        ...
+
+    def shadow_examples(self, rule: str, since: datetime, limit: int) -> list[DecisionRecord]:
+        """The newest decisions (with a message, of any tenant) since `since` whose verdict
+        the shadow rule `rule` would have changed, at most `limit`."""
+        ...
+
     def review(
         self, tenant: str, message_id: str, outcome: Review, now: datetime
     ) -> MessageRecord | None:
@@ -176,6 +186,27 @@ class MemoryMessageStore:
                     for rule in d.rules:
                         counts[(d.at.astimezone(UTC).date(), rule)] += 1
         return [(day, rule, n) for (day, rule), n in counts.items()]
+
+    def shadow_hits(self, since: datetime) -> list[tuple[date, str, int, int]]:
+        counts: dict[tuple[date, str], list[int]] = {}
+        with self._lock:
+            for d in self.decision_log:
+                if d.at >= since:
+                    for rule in d.shadow:
+                        tally = counts.setdefault((d.at.astimezone(UTC).date(), rule), [0, 0])
+                        tally[0] += 1
+                        tally[1] += rule in d.shadow_changes
+        return [(day, rule, hits, changes) for (day, rule), (hits, changes) in counts.items()]
+
+    def shadow_examples(self, rule: str, since: datetime, limit: int) -> list[DecisionRecord]:
+        with self._lock:
+            found = [
+                d
+                for d in self.decision_log
+                if d.at >= since and rule in d.shadow_changes and d.message_id is not None
+            ]
+        found.sort(key=lambda d: (d.at, d.id), reverse=True)
+        return found[:limit]
 
     def held_entry(self, tenant: str, message_id: str) -> OutboxEntry | None:
         with self._lock:

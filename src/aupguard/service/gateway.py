@@ -134,6 +134,12 @@ def decision_record(
         event_id=event_id,
         pack_version=f"{decision.pack}@{decision.version}"[:64],
         degraded=bool(decision.degraded),
+        shadow=tuple(dict.fromkeys(h.rule for h in decision.shadow)),
+        shadow_changes=tuple(
+            dict.fromkeys(
+                h.rule for h in decision.shadow if h.action.verdict.rank > decision.verdict.rank
+            )
+        ),
     )
 
 

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from aupguard.detectors.numbers import destination
 from aupguard.engine.context import Context
 from aupguard.engine.decision import Evidence
 from aupguard.engine.events import CallAttempt, EventKind, OutboundMessage
-from aupguard.engine.registry import ValueType, dataset, detector
+from aupguard.engine.registry import Derived, ValueType, dataset, detector
 from aupguard.identity.numbering import region_of
 from aupguard.traffic import limits as _limits  # noqa: F401  (registers channel_limits)
 from aupguard.traffic import sources as _sources  # noqa: F401  (registers traffic_signals)
@@ -58,10 +59,16 @@ dataset(
 def high_cost_prefix(number: str, prefixes: dict[str, str]) -> str | None:
     """The longest high-cost prefix `number` starts with."""
     digits = number.lstrip("+")
-    for n in range(min(len(digits), 8), 0, -1):
+    for n in _prefix_lengths(prefixes):
         if digits[:n] in prefixes:
             return digits[:n]
     return None
+
+
+_prefix_lengths: Derived[dict[str, str], tuple[int, ...]] = Derived(
+    lambda prefixes: tuple(sorted({len(p) for p in prefixes}, reverse=True))
+)
+"""The lengths of a table's prefixes, longest first."""
 
 
 def _to(ctx: Context) -> str | None:
@@ -75,7 +82,12 @@ def _to(ctx: Context) -> str | None:
 def destination_country(ctx: Context) -> str:
     """ISO region of the destination number ('' when it is not an E.164 number)."""
     to = _to(ctx)
-    return (region_of(to) or "") if to and to.startswith("+") else ""
+    if not to or not to.startswith("+"):
+        return ""
+    dest = destination(ctx)  # parsed once per event for every destination detector
+    if dest is not None and dest[1] is not None:
+        return dest[1]
+    return region_of(to) or ""
 
 
 @detector("traffic.high_cost_destination", output=ValueType.BOOL, events=_DEST_EVENTS)

@@ -50,6 +50,7 @@ from aupguard.engine.events import (
 )
 from aupguard.engine.facade import Engine
 from aupguard.engine.registry import dataset
+from aupguard.identity.numbering import parse_number
 from aupguard.traffic.signals import PLATFORM, Observation, ObserveKind, SignalStore
 from aupguard.traffic.simhash import bands, shingles, simhash_of
 
@@ -97,7 +98,7 @@ def _e164(number: str) -> tuple[str, str] | None:
     if not number.startswith("+") or not number[1:].isdigit():
         return None
     try:
-        parsed = phonenumbers.parse(number, None)
+        parsed = parse_number(number)
     except phonenumbers.NumberParseException:
         return None
     national = str(parsed.national_number)

@@ -20,6 +20,7 @@ from aupguard.api.routes import (
     screen,
     twilio,
     twilio_inbound,
+    upstream,
 )
 from aupguard.api.routing import Router
 
@@ -34,5 +35,6 @@ ROUTERS: list[Router] = [
     calls.router,
     twilio.router,
     twilio_inbound.router,
+    upstream.router,
     enforcement.router,
 ]

@@ -44,6 +44,7 @@ from aupguard.api.send_path import send_path
 from aupguard.api.services import Services
 from aupguard.engine.decision import Decision, Verdict
 from aupguard.engine.events import Channel, Media, OutboundMessage
+from aupguard.identity.numbering import parse_number
 from aupguard.outbox.model import MessageRecord
 from aupguard.service.gateway import (
     MessageNotFound,
@@ -220,7 +221,7 @@ def _channel(to: str) -> tuple[Channel, str]:
 
 def _valid_number(number: str) -> bool:
     try:
-        parsed = phonenumbers.parse(number, None)
+        parsed = parse_number(number)
     except phonenumbers.NumberParseException:
         return False
     return bool(phonenumbers.is_possible_number(parsed))
