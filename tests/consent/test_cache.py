@@ -126,6 +126,8 @@ def test_do_not_call_entries_of_the_tenant_and_of_the_platform_are_seen_at_once(
     writer.dnc.add(PLATFORM_LIST, [ALICE], "test", NOW)
     listed = consent(reader.source, message(ALICE))
     assert listed is not None and listed.dnc_listed
+    assert writer.dnc.remove("acme", [BOB]) == 1  # and unlisted: seen at once too
+    assert consent(reader.source, message(BOB)) is None
 
 
 def test_a_write_for_another_tenant_keeps_this_tenants_entries(

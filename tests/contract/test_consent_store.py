@@ -158,6 +158,32 @@ def test_dnc_listed_in_the_account_or_the_platform_list(
     assert not dnc.listed("acme", ALICE)
 
 
+def test_dnc_remove_unlists_only_the_tenants_numbers(
+    stores: tuple[ConsentStore, DncStore],
+) -> None:
+    _, dnc = stores
+    dnc.add("acme", [ALICE, BOB], "a.csv", T0)
+    dnc.add("rival", [ALICE], "r.csv", T0)
+    assert dnc.remove("acme", [ALICE, ALICE, "+14155550199"]) == 1
+    assert not dnc.listed("acme", ALICE)
+    assert dnc.listed("acme", BOB)
+    assert dnc.listed("rival", ALICE)
+    assert dnc.remove("acme", []) == 0
+
+
+def test_dnc_pages_by_number_after_a_cursor(stores: tuple[ConsentStore, DncStore]) -> None:
+    _, dnc = stores
+    numbers = [f"+1415555{n:04d}" for n in (7, 3, 11, 5, 1)]
+    dnc.add("acme", numbers, "list.csv", T0)
+    dnc.add("rival", ["+14155550002"], "r.csv", T0)
+    first = dnc.page("acme", None, 2)
+    assert [e.number for e in first] == ["+14155550001", "+14155550003"]
+    assert first[0].source == "list.csv" and first[0].added == T0
+    rest = dnc.page("acme", first[-1].number, 10)
+    assert [e.number for e in rest] == ["+14155550005", "+14155550007", "+14155550011"]
+    assert dnc.page("acme", rest[-1].number, 10) == []
+
+
 def test_a_reader_sees_what_another_connection_commits_later(
     stores: tuple[ConsentStore, DncStore],
 ) -> None:

@@ -33,6 +33,7 @@ from sqlalchemy import (
     Text,
     case,
     create_engine,
+    delete,
     event,
     func,
     insert,
@@ -46,7 +47,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from sqlalchemy.pool import NullPool
 
 from aupguard.consent.model import ConsentEvent, ConsentKind, ConsentMethod
-from aupguard.consent.store import ConsentStats
+from aupguard.consent.store import ConsentStats, DncEntry
 from aupguard.store.base import Base, UtcDateTime
 from aupguard.store.db import Database
 
@@ -379,6 +380,24 @@ class SqlDncStore:
             )
             bump_versions(conn, [tenant])
             return int(result.rowcount)
+
+    def remove(self, tenant: str, numbers: Sequence[str]) -> int:
+        if not numbers:
+            return 0
+        with self.db.engine.begin() as conn:
+            result = conn.execute(
+                delete(DncRow).where(_D.c.tenant == tenant, _D.c.number.in_(sorted(set(numbers))))
+            )
+            bump_versions(conn, [tenant])
+            return int(result.rowcount)
+
+    def page(self, tenant: str, after: str | None, limit: int) -> list[DncEntry]:
+        query = select(_D.c.number, _D.c.source, _D.c.added).where(_D.c.tenant == tenant)
+        if after is not None:
+            query = query.where(_D.c.number > after)
+        with self.db.engine.connect() as conn:
+            rows = conn.execute(query.order_by(_D.c.number).limit(limit)).all()
+        return [DncEntry(r.number, r.source, _utc(r.added)) for r in rows]
 
     def listed(self, tenant: str, number: str) -> bool:
         return self._found(self._one, (tenant, number))

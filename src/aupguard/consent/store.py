@@ -21,6 +21,7 @@ __all__ = [
     "PLATFORM_LIST",
     "ConsentStats",
     "ConsentStore",
+    "DncEntry",
     "DncStore",
     "MemoryConsentStore",
     "MemoryDncStore",
@@ -71,9 +72,24 @@ class ConsentStore(Protocol):
         ...
 
 
+@dataclass(frozen=True, slots=True)
+class DncEntry:
+    number: str
+    source: str
+    added: datetime
+
+
 class DncStore(Protocol):
     def add(self, tenant: str, numbers: Sequence[str], source: str, at: datetime) -> int:
         """List E.164 numbers (all or none); returns how many were not listed before."""
+        ...
+
+    def remove(self, tenant: str, numbers: Sequence[str]) -> int:
+        """Unlist numbers (all or none); returns how many were listed."""
+        ...
+
+    def page(self, tenant: str, after: str | None, limit: int) -> list[DncEntry]:
+        """Up to `limit` of the tenant's entries by number, those after `after` (keyset)."""
         ...
 
     def listed(self, tenant: str, number: str) -> bool: ...
@@ -134,13 +150,26 @@ class MemoryConsentStore:
 
 class MemoryDncStore:
     def __init__(self) -> None:
-        self._numbers: dict[str, set[str]] = {}
+        self._numbers: dict[str, dict[str, DncEntry]] = {}
+        self._lock = threading.Lock()
 
     def add(self, tenant: str, numbers: Iterable[str], source: str, at: datetime) -> int:
-        listed = self._numbers.setdefault(tenant, set())
-        before = len(listed)
-        listed.update(numbers)
-        return len(listed) - before
+        with self._lock:
+            listed = self._numbers.setdefault(tenant, {})
+            before = len(listed)
+            for number in numbers:
+                listed.setdefault(number, DncEntry(number, source, at))
+            return len(listed) - before
+
+    def remove(self, tenant: str, numbers: Sequence[str]) -> int:
+        with self._lock:
+            listed = self._numbers.get(tenant, {})
+            return sum(listed.pop(n, None) is not None for n in set(numbers))
+
+    def page(self, tenant: str, after: str | None, limit: int) -> list[DncEntry]:
+        listed = self._numbers.get(tenant, {})
+        chosen = sorted(n for n in listed if after is None or n > after)[:limit]
+        return [listed[n] for n in chosen]
 
     def listed(self, tenant: str, number: str) -> bool:
         return number in self._numbers.get(tenant, ())

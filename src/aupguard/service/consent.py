@@ -10,19 +10,26 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from aupguard.actors import Actor, require
+from aupguard.actors import Actor, Role, require
 from aupguard.consent.model import ConsentEvent, ConsentView, fold
 from aupguard.consent.status import Revocation, ScopeState, revocations, scope_states
-from aupguard.consent.store import PLATFORM_LIST, ConsentStore, DncStore
+from aupguard.consent.store import PLATFORM_LIST, ConsentStore, DncEntry, DncStore
 from aupguard.service.gateway import READ_ROLES, SCREEN_ROLES, tenant_of
 
 __all__ = [
     "ConsentNotFound",
     "ConsentRefused",
+    "DncNotListed",
     "RecipientConsent",
     "consent_of",
+    "do_not_contact",
+    "list_do_not_contact",
     "record_consent",
+    "remove_do_not_contact",
 ]
+
+DNC_REMOVE_ROLES = (Role.TENANT_ADMIN, Role.ADMIN)
+"""Unlisting a number lets the tenant contact it again: admin keys only."""
 
 FUTURE_SLACK = timedelta(minutes=5)
 """How far ahead of the server's clock an event's time may be (clock skew)."""
@@ -115,3 +122,39 @@ def consent_of(
         do_not_call=listed,
         events=len(events),
     )
+
+
+class DncNotListed(LookupError):
+    def __init__(self, number: str) -> None:
+        super().__init__(f"{number} is not on this tenant's do-not-contact list")
+
+
+def do_not_contact(
+    dnc: DncStore,
+    actor: Actor,
+    numbers: list[str],
+    source: str,
+    now: datetime,
+    tenant: str | None = None,
+) -> int:
+    """List E.164 numbers on the tenant's internal do-not-contact list (read at every
+    send from then on); returns how many were not listed before."""
+    require(actor, *SCREEN_ROLES, action="list numbers as do-not-contact (needs send or admin)")
+    return dnc.add(tenant_of(actor, tenant), numbers, source, now)
+
+
+def remove_do_not_contact(
+    dnc: DncStore, actor: Actor, number: str, tenant: str | None = None
+) -> None:
+    """Take a number off the tenant's list (the platform-wide list is not the tenant's)."""
+    require(actor, *DNC_REMOVE_ROLES, action="unlist a do-not-contact number (needs admin)")
+    if not dnc.remove(tenant_of(actor, tenant), [number]):
+        raise DncNotListed(number)
+
+
+def list_do_not_contact(
+    dnc: DncStore, actor: Actor, after: str | None, limit: int, tenant: str | None = None
+) -> list[DncEntry]:
+    """A page of the tenant's list by number, after the number `after` (keyset)."""
+    require(actor, *READ_ROLES, action="read the do-not-contact list")
+    return dnc.page(tenant_of(actor, tenant), after, limit)

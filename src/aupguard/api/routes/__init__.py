@@ -11,6 +11,7 @@ from __future__ import annotations
 from aupguard.api.routes import (
     calls,
     consent,
+    dnc,
     enforcement,
     health,
     inbound,
@@ -30,6 +31,7 @@ ROUTERS: list[Router] = [
     messages.router,
     inbound.router,
     consent.router,
+    dnc.router,
     calls.router,
     twilio.router,
     twilio_inbound.router,
