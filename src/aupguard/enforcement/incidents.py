@@ -72,6 +72,11 @@ Severity = Literal["low", "medium", "high", "critical"]
 Response = Literal["notify", "hold", "revoke"]
 Id = Annotated[str, Field(min_length=1, max_length=128, pattern=ONE_LINE)]
 
+NOT_BLANK = r"[^\s\x85\ufeff]"
+"""At least one character that is not white space: pydantic (Rust regex) and the
+OpenAPI document's readers (ECMAScript regex) disagree on U+0085 and U+FEFF, so both
+are named and the server and a schema-driven client accept the same strings."""
+
 
 class IncidentReport(BaseModel):
     """What a person reports (CLI and `POST /v1/incidents`)."""
@@ -80,7 +85,7 @@ class IncidentReport(BaseModel):
 
     kind: IncidentKind
     severity: Severity
-    description: str = Field(min_length=1, max_length=4000, pattern=r"\S")
+    description: str = Field(min_length=1, max_length=4000, pattern=NOT_BLANK)
     detected_at: AwareDatetime
     keys: tuple[Id, ...] = Field(default=(), max_length=50)
     """Ids of the API keys affected."""

@@ -32,7 +32,13 @@ from aupguard.audit.chain import PLATFORM
 from aupguard.audit.keys import load_signer
 from aupguard.audit.log import MemoryAuditLog
 from aupguard.audit.sql import SqlAuditLog
-from aupguard.enforcement.incidents import IncidentReport, incident, incidents, open_incident
+from aupguard.enforcement.incidents import (
+    NOT_BLANK,
+    IncidentReport,
+    incident,
+    incidents,
+    open_incident,
+)
 from aupguard.enforcement.lifecycle import BillingEvent, billing_event
 from aupguard.enforcement.records import ONE_LINE, Case, Incident
 from aupguard.enforcement.reports import ReportInvalid, ReportRequest, file_report
@@ -96,7 +102,7 @@ def _staff_account(description: str) -> Any:
 class AppealIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     case: str = Field(min_length=1, max_length=128, pattern=ONE_LINE)
-    reason: str = Field(min_length=1, max_length=4000, pattern=r"\S")
+    reason: str = Field(min_length=1, max_length=4000, pattern=NOT_BLANK)
     account: str | None = _staff_account("Staff keys only: the account.")
 
 
