@@ -104,7 +104,20 @@ def test_small_sets_switched_off_or_unwritable_caches_stay_correct(
     built = hsscan.compile_now(PATTERNS[:80])  # compiled and used, just not kept
     assert built is not None
     assert not (blocked / "cache").exists()
-    reference = compile_set(PATTERNS[:80])
     texts = [normalise(t) for t in TERMS[:80]]
-    assert all(set(built.match(t)) == set(reference.Match(t) or ()) for t in texts)
+    assert all(set(built.match(t)) == _re2_of(PATTERNS[:80], t) for t in texts)
     assert sum(1 for t in texts if built.match(t)) >= 70
+
+
+def _re2_of(patterns: list[str], text: str) -> set[int]:
+    return set(compile_set(patterns).Match(text) or ())
+
+
+def test_a_damaged_cache_file_is_compiled_again(hyperscan_on: Path) -> None:
+    patterns = PATTERNS[:80]
+    damaged = hyperscan_on / f"{hsscan._digest(patterns)}.hsdb"
+    damaged.write_bytes(b"not a database")
+    built = hsscan.compile_now(patterns)
+    assert built is not None
+    assert set(built.match(normalise(TERMS[0]))) == _re2_of(patterns, normalise(TERMS[0]))
+    assert damaged.read_bytes() != b"not a database"  # replaced by the good one
