@@ -105,9 +105,14 @@ def _compile(patterns: Sequence[str]) -> Any:
     return database
 
 
-def _load(path: Path) -> Any | None:
+def _path(digest: str) -> Path:
+    return _cache_dir() / f"{digest}.hsdb"
+
+
+def _cached(digest: str) -> HsScanner | None:
+    """The scanner kept in the cache under `digest`; None when absent or unreadable."""
     try:
-        return hyperscan.loadb(path.read_bytes(), hyperscan.HS_MODE_BLOCK)
+        return HsScanner(hyperscan.loadb(_path(digest).read_bytes(), hyperscan.HS_MODE_BLOCK))
     except (OSError, hyperscan.error):
         return None
 
@@ -122,21 +127,25 @@ def _store(path: Path, database: Any) -> None:
         _log.info("hyperscan_cache_unwritable", path=str(path.parent), error=str(exc))
 
 
+def _build(patterns: Sequence[str], digest: str) -> HsScanner | None:
+    """Compile `patterns` and keep the database under `digest`; None when Hyperscan
+    refuses a pattern."""
+    try:
+        database = _compile(patterns)
+    except hyperscan.error as exc:
+        _log.warning("hyperscan_refused", error=str(exc), patterns=len(patterns))
+        return None
+    _store(_path(digest), database)
+    return HsScanner(database)
+
+
 def compile_now(patterns: Sequence[str]) -> HsScanner | None:
     """The scanner for `patterns`, from the cache or compiled (and cached) now; None
     when Hyperscan is unavailable or refuses a pattern."""
     if not AVAILABLE:
         return None
-    path = _cache_dir() / f"{_digest(patterns)}.hsdb"
-    database = _load(path) if path.is_file() else None
-    if database is None:
-        try:
-            database = _compile(patterns)
-        except hyperscan.error as exc:
-            _log.warning("hyperscan_refused", error=str(exc), patterns=len(patterns))
-            return None
-        _store(path, database)
-    return HsScanner(database)
+    digest = _digest(patterns)
+    return _cached(digest) or _build(patterns, digest)
 
 
 _PENDING: dict[str, list[Callable[[HsScanner], None]]] = {}
@@ -150,12 +159,10 @@ def accelerate(patterns: Sequence[str], use: Callable[[HsScanner], None]) -> boo
     if not enabled() or len(patterns) < MIN_PATTERNS:
         return False
     digest = _digest(patterns)
-    path = _cache_dir() / f"{digest}.hsdb"
-    if path.is_file():
-        database = _load(path)
-        if database is not None:
-            use(HsScanner(database))
-            return True
+    cached = _cached(digest)
+    if cached is not None:
+        use(cached)
+        return True
     with _LOCK:
         waiting = _PENDING.get(digest)
         if waiting is not None:
@@ -165,7 +172,7 @@ def accelerate(patterns: Sequence[str], use: Callable[[HsScanner], None]) -> boo
     frozen = tuple(patterns)
 
     def work() -> None:
-        scanner = compile_now(frozen)
+        scanner = _cached(digest) or _build(frozen, digest)  # another process may have made it
         with _LOCK:
             users = _PENDING.pop(digest, [])
         if scanner is not None:
